@@ -1,0 +1,57 @@
+/* hugelat: latency of huge-region requests on a fragmented pool. After
+ * fragmenting its memory like `fragment`, it makes requests=N (default 96)
+ * requests, one every gap_ms (default 50) - back-huge of successive 2 MiB
+ * ranges, and every fourth a plug-huge of order 9 when there is a plug
+ * area - timing each with rdtsc, and reports the latency p50/p99/max in
+ * microseconds and how many requests stalled (had to compact). */
+#include "fragment.h"
+#include "vmd.h"
+
+#define MB2 0x200000ULL
+#define MAX_REQ 1024
+
+static uint64_t lat[MAX_REQ];
+
+
+int main(void)
+{
+	uint64_t khz = vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000;
+	uint64_t n = vmd_arg_u64("requests", 96), gap = vmd_arg_u64("gap_ms", 50) * khz;
+	uint64_t stalls = 0, failed = 0, next, range;
+	struct fragment_state st;
+
+	if (n > MAX_REQ)
+		n = MAX_REQ;
+	fragment_memory(&st, vmd_arg_u64("seed", 1), 4, 40);
+	vmd_report("fragmented", 1);
+	range = (st.start + MB2 - 1) / MB2 * MB2;
+	next = vmd_rdtsc();
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t0, ns = 0, addr, h;
+		int status;
+
+		while (vmd_rdtsc() < next)
+			;
+		next += gap;
+		t0 = vmd_rdtsc();
+		if (vmd_info.plug_bytes && i % 4 == 3) {
+			status = vmd_plug_huge(9, &addr, &h, &ns);
+		} else {
+			if (range + MB2 > st.end)
+				range = (st.start + MB2 - 1) / MB2 * MB2;
+			status = vmd_back_huge(range, &h, &ns);
+			range += MB2;
+		}
+		lat[i] = (vmd_rdtsc() - t0) * 1000 / khz;
+		stalls += ns != 0;
+		failed += status != VMD_OK;
+	}
+	vmd_sort_u64(lat, n);
+	vmd_report("hugelat_requests", n);
+	vmd_report("hugelat_failed", failed);
+	vmd_report("hugelat_stalls", stalls);
+	vmd_report("hugelat_p50_us", lat[n / 2]);
+	vmd_report("hugelat_p99_us", lat[n * 99 / 100]);
+	vmd_report("hugelat_max_us", lat[n - 1]);
+	return failed ? 1 : 0;
+}

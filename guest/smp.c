@@ -1,0 +1,41 @@
+/* smp: proves the vCPUs run at the same time - each one counts, and
+ * vCPU 0 watches every other counter move while it is itself running. */
+#include "vmd.h"
+
+static volatile uint64_t counters[VMD_GUEST_MAX_VCPUS];
+static volatile int stop;
+
+void vmd_secondary(unsigned int cpu)
+{
+	while (!stop)
+		counters[cpu]++;
+}
+
+int main(void)
+{
+	uint64_t cpus = vmd_info.nr_cpus, limit, t0;
+	unsigned int seen = 0;
+
+	VMD_ASSERT(cpus >= 2 && cpus <= VMD_GUEST_MAX_VCPUS);
+	limit = (vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000) * 10000;	/* ~10 s */
+	for (unsigned int c = 1; c < cpus; c++) {
+		uint64_t last = counters[c], changes = 0;
+
+		t0 = vmd_rdtsc();
+		/* while vCPU 0 runs this loop, vCPU c's counter must keep moving */
+		while (changes < 1000 && vmd_rdtsc() - t0 < limit) {
+			uint64_t now = counters[c];
+
+			if (now != last) {
+				changes++;
+				last = now;
+			}
+		}
+		if (changes >= 1000)
+			seen++;
+		vmd_printf("smp: vCPU %u counted to %lu while vCPU 0 watched\n", c, last);
+	}
+	stop = 1;
+	vmd_printf("smp: %u of %lu other vCPUs ran alongside vCPU 0\n", seen, cpus - 1);
+	return seen == cpus - 1 ? 0 : 1;
+}

@@ -1,0 +1,139 @@
+/* The buddy allocator over the frame pool: Linux's zone, one level down.
+ * Orders 0..MAX_ORDER, a free list per order and migratetype, pageblocks of
+ * PAGEBLOCK_ORDER frames (2 MiB) each with a migratetype, fallback and block
+ * claiming as in mm/page_alloc.c (v6.15: __rmqueue_claim/__rmqueue_steal),
+ * and the kernel's free-list hygiene: a free block always sits on the list
+ * of its pageblock's migratetype.
+ *
+ * Locking: the buddy_* calls do not lock. Callers that share a zone
+ * between threads hold zone->lock around them (zone_lock()/zone_unlock()). */
+#ifndef MM_BUDDY_H
+#define MM_BUDDY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm/frame.h"
+#include "mm/vmevents.h"
+
+struct free_area {
+	uint32_t head[MIGRATE_TYPES];		/* first free block, or PFN_NONE */
+	uint64_t nr_free_type[MIGRATE_TYPES];	/* blocks on each list */
+	uint64_t nr_free;			/* blocks of this order, all types */
+};
+
+/* Pageblock byte: low bits the migratetype, high bit compaction's skip hint. */
+#define PB_MT_MASK	0x7f
+#define PB_SKIP		0x80
+
+struct zone {
+	unsigned int pageblock_order;		/* PAGEBLOCK_ORDER but in tests */
+	struct frame *frames;
+	uint8_t *pageblock;			/* one byte per pageblock */
+	uint32_t nr_frames;
+	uint32_t nr_pageblocks;
+	uint64_t free_frames;
+	struct free_area free_area[NR_ORDERS];
+	uint64_t events[NR_VM_EVENTS];		/* compaction and migration counters */
+	pthread_mutex_t lock;
+};
+
+/* Largest pool a zone accepts: frame numbers fit in 32 bits with
+ * PFN_NONE spare. The smallest is one pageblock. */
+#define ZONE_MAX_FRAMES		(UINT32_MAX - PAGEBLOCK_FRAMES + 1)
+
+/* Returns 0, -EINVAL when nr_frames is not a whole number of pageblocks or
+ * out of range (less than one pageblock, or too large), -ENOMEM. All
+ * frames start free, all pageblocks MOVABLE, as after the kernel's
+ * memmap_init. */
+int buddy_init(struct zone *z, uint64_t nr_frames);
+
+/* The same with pageblocks of 2^pageblock_order frames (1..MAX_ORDER)
+ * instead of 2 MiB: small hand-built pools for tests. */
+int buddy_init_pageblock(struct zone *z, uint64_t nr_frames, unsigned int pageblock_order);
+void buddy_destroy(struct zone *z);
+
+/* A copy of src's whole state, to run policies on the same start. */
+int buddy_clone(struct zone *dst, const struct zone *src);
+
+/* Allocates 2^order frames aligned to 2^order, as migratetype mt
+ * (UNMOVABLE, MOVABLE or RECLAIMABLE). Returns 0 and the first frame in
+ * *pfn, -EINVAL for a bad order or type, -ENOMEM when no block is free. */
+int buddy_alloc(struct zone *z, unsigned int order, enum migratetype mt, uint32_t *pfn);
+
+/* Frees what buddy_alloc() returned, coalescing buddies. Returns 0, or,
+ * changing nothing: -EINVAL for a bad order, a misaligned frame, a frame
+ * that is not the start of an allocation of that order; -ERANGE for a
+ * frame number outside the pool; -ENOENT for a frame that is not
+ * allocated (double free); -EBUSY for a pinned frame. */
+int buddy_free(struct zone *z, uint32_t pfn, unsigned int order);
+
+/* split_page(): turns the order-N allocation at pfn into 2^N order-0
+ * allocations, so its frames can be freed or moved one by one. */
+int buddy_split(struct zone *z, uint32_t pfn);
+
+/* Takes the free block whose head is pfn off its free list and returns it
+ * as a MOVABLE allocation of its own order (the compaction free scanner's
+ * __isolate_free_page). -EINVAL if pfn is not a free block head. */
+int buddy_isolate_free(struct zone *z, uint32_t pfn);
+
+/* Would an allocation of order as mt be served from its own lists or by
+ * claiming a block, without stealing a single block (compact_finished()'s
+ * test)? */
+bool buddy_suitable_free_block(const struct zone *z, unsigned int order, enum migratetype mt);
+
+/* Pins a used frame (counted): compaction will not move it and it cannot
+ * be freed until unpinned. -ERANGE, -ENOENT for a free frame, -EINVAL to
+ * unpin a frame that is not pinned. */
+int buddy_pin(struct zone *z, uint32_t pfn);
+int buddy_unpin(struct zone *z, uint32_t pfn);
+
+static inline unsigned int pfn_to_pageblock(const struct zone *z, uint32_t pfn)
+{
+	return pfn >> z->pageblock_order;
+}
+
+static inline uint32_t pageblock_nr_frames(const struct zone *z)
+{
+	return 1U << z->pageblock_order;
+}
+
+static inline uint32_t pageblock_start_pfn(const struct zone *z, uint32_t pfn)
+{
+	return pfn & ~(pageblock_nr_frames(z) - 1);
+}
+
+static inline enum migratetype pageblock_migratetype(const struct zone *z, uint32_t pfn)
+{
+	return (enum migratetype)(z->pageblock[pfn_to_pageblock(z, pfn)] & PB_MT_MASK);
+}
+
+/* Changes a pageblock's migratetype, moving its free blocks to the new
+ * type's lists (move_freepages_block + set_pageblock_migratetype). */
+void buddy_set_pageblock_migratetype(struct zone *z, uint32_t pfn, enum migratetype mt);
+
+/* Ends a pageblock's isolation (MIGRATE_ISOLATE): gives it type mt and
+ * lets its free blocks merge with free neighbours again
+ * (unset_migratetype_isolate). */
+void buddy_unisolate_pageblock(struct zone *z, uint32_t pfn, enum migratetype mt);
+
+/* Free blocks per order, all types: one line of /proc/buddyinfo. */
+void buddy_nr_free(const struct zone *z, uint64_t nr_free[NR_ORDERS]);
+
+static inline bool frame_is_free(const struct zone *z, uint32_t pfn)
+{
+	return z->frames[pfn].state == FRAME_FREE;
+}
+
+static inline void zone_lock(struct zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+}
+
+static inline void zone_unlock(struct zone *z)
+{
+	pthread_mutex_unlock(&z->lock);
+}
+
+#endif

@@ -1,0 +1,125 @@
+/* Compaction over the frame pool, after Linux's mm/compaction.c: a migrate
+ * scanner walks pageblocks up from the pool start isolating used movable
+ * frames, a free scanner walks pageblocks down from the end isolating free
+ * frames, isolated frames move in batches, and the run ends when the
+ * scanners meet (or, for a targeted run, when a free block of the order
+ * asked for exists). Moving a frame's contents is the mover's job, a
+ * callback, so everything here runs without KVM.
+ *
+ * Locking: compaction takes zone->lock itself, one batch at a time, and
+ * calls the mover with it held; callers must not hold it. */
+#ifndef MM_COMPACTION_H
+#define MM_COMPACTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm/buddy.h"
+#include "mm/p2m.h"
+
+#define COMPACT_CLUSTER_MAX	32	/* frames per batch, as SWAP_CLUSTER_MAX */
+#define PAGE_ALLOC_COSTLY_ORDER	3
+#define EXTFRAG_THRESHOLD_DEFAULT 500
+
+/* One frame to move: the engine fills src, dst and gfn; the mover copies
+ * src to dst, makes gfn point at dst and sets result to 0, or leaves the
+ * frame where it is and sets a negative errno (say -EBUSY). */
+struct migration {
+	uint32_t src;
+	uint32_t dst;
+	uint32_t gfn;
+	int result;
+};
+
+typedef void (*migrate_fn)(void *arg, struct migration *batch, unsigned int nr);
+
+/* The pool's compaction state, shared by every run over it
+ * (compact_cached_*_pfn and compact_blockskip_flush live in the zone in
+ * Linux). */
+struct compactor {
+	struct zone *zone;
+	struct p2m *p2m;
+	migrate_fn migrate;
+	void *migrate_arg;
+	unsigned int batch;		/* frames per mover call */
+	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */
+	uint32_t cached_migrate_pfn;
+	uint32_t cached_free_pfn;
+	bool blockskip_flush;		/* a run completed: clear skip hints */
+	_Atomic bool aborting;		/* ends every run at its next batch: shutting down */
+};
+
+enum compact_mode {
+	COMPACT_FULL,		/* compact_memory: whole pool, skip hints ignored */
+	COMPACT_DIRECT,		/* an allocation of 'order' failed: until it can succeed */
+	COMPACT_DIRECT_FULL,	/* the same from the pool's ends, skip hints ignored
+				 * (the kernel's last priority, COMPACT_PRIO_SYNC_FULL) */
+	COMPACT_DAEMON,		/* kcompactd woken for 'order' */
+	COMPACT_PROACTIVE,	/* whole pool until the score falls to wmark_low */
+};
+
+enum compact_result {
+	COMPACT_NOT_SUITABLE_ZONE,	/* failure would be lack of memory, not fragmentation */
+	COMPACT_SKIPPED,		/* too little free memory to compact */
+	COMPACT_CONTINUE,
+	COMPACT_COMPLETE,		/* scanners met after a whole-pool pass */
+	COMPACT_PARTIAL_SKIPPED,	/* scanners met, the pass began mid-pool */
+	COMPACT_SUCCESS,		/* the order asked for is available */
+	COMPACT_CONTENDED,		/* stopped from outside (->aborting) */
+};
+
+struct compact_stats {
+	enum compact_result result;
+	uint64_t migrate_scanned;
+	uint64_t free_scanned;
+	uint64_t isolated;
+	uint64_t moved;			/* pgmigrate_success of this run */
+	uint64_t failed;		/* pgmigrate_fail of this run */
+};
+
+void compactor_init(struct compactor *c, struct zone *z, struct p2m *m,
+		    migrate_fn migrate, void *arg);
+
+/* One compaction run. order is ignored for COMPACT_FULL and
+ * COMPACT_PROACTIVE; wmark_low only matters for COMPACT_PROACTIVE. */
+enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, int order,
+				 unsigned int wmark_low, struct compact_stats *stats);
+
+/* compaction_suitable(): is compacting for order worth it now? Caller
+ * holds the zone lock. COMPACT_SUCCESS when a block is free already. */
+enum compact_result compaction_suitable(const struct compactor *c, unsigned int order);
+
+/* Allocation with direct compaction, as __alloc_pages_direct_compact():
+ * when no free block of order exists, count a compact_stall, compact, and
+ * retry, counting compact_success or compact_fail; a run that began
+ * mid-pool and failed is followed by a whole-pool one, as the kernel
+ * raises its priority. -ENOMEM when it fails. */
+int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratetype mt,
+			 uint32_t *pfn, struct compact_stats *stats);
+
+/* A used frame the compactor may move: movable, order 0, mapped, neither
+ * pinned nor huge-backed. */
+static inline bool frame_is_movable(const struct frame *f)
+{
+	return f->state == FRAME_USED && f->mt == MIGRATE_MOVABLE && f->order == 0 &&
+	       !(f->flags & (FRAME_TAIL | FRAME_PINNED | FRAME_HUGE)) && f->use.gfn != PFN_NONE;
+}
+
+/* Free aligned pageblocks (2 MiB blocks), what huge pages need. */
+uint64_t count_free_pageblocks(const struct zone *z);
+
+const char *compact_result_name(enum compact_result r);
+
+/* Moves the given frames (a batch of n migrations with src and gfn set)
+ * onto destinations chosen by take_dst, calling the mover once, then
+ * switching the p2m and freeing the sources that moved. Shared by every
+ * policy. Caller holds the zone lock. Returns the number moved. */
+struct dst_source {
+	uint32_t (*take)(void *arg);		/* a free frame, or PFN_NONE */
+	void (*give_back)(void *arg, uint32_t pfn);
+	void *arg;
+};
+unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigned int n,
+			   const struct dst_source *dst, struct compact_stats *stats);
+
+#endif

@@ -1,0 +1,275 @@
+/* Min-move compaction: each frame in a cleared block moves exactly once,
+ * and the cheapest blocks are cleared first, so the moves made equal the
+ * lower bound whenever the destinations suffice. The blocks being cleared
+ * are isolated (MIGRATE_ISOLATE) so nothing is allocated into them
+ * meanwhile. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm/minmove.h"
+
+struct block_cost {
+	uint32_t pb;
+	uint32_t used;
+};
+
+/* Used frames of one pageblock, and whether all of them can move. */
+static uint32_t survey_block(const struct zone *z, uint32_t pb, bool *evacuable)
+{
+	uint32_t start = pb << z->pageblock_order, end = start + pageblock_nr_frames(z);
+	uint32_t used = 0;
+
+	*evacuable = true;
+	for (uint32_t p = start; p < end;) {
+		const struct frame *f = &z->frames[p];
+
+		if (f->flags & FRAME_BUDDY) {
+			p += 1U << f->order;
+			continue;
+		}
+		if (f->state == FRAME_USED) {
+			used++;
+			if (!frame_is_movable(f))
+				*evacuable = false;
+		}
+		p++;
+	}
+	return used;
+}
+
+static int cmp_cheapest(const void *a, const void *b)
+{
+	const struct block_cost *x = a, *y = b;
+
+	if (x->used != y->used)
+		return x->used < y->used ? -1 : 1;
+	return x->pb < y->pb ? -1 : x->pb > y->pb;
+}
+
+static int cmp_fullest(const void *a, const void *b)
+{
+	const struct block_cost *x = a, *y = b;
+
+	if (x->used != y->used)
+		return x->used > y->used ? -1 : 1;
+	return x->pb < y->pb ? -1 : x->pb > y->pb;
+}
+
+/* Splits the pool's pageblocks into free ones (counted), evacuable ones
+ * (candidates, cheapest first) and the rest that have holes (fullest
+ * first). Arrays are nr_pageblocks long; NULL ones are not filled. */
+static uint64_t survey(const struct zone *z, struct block_cost *cand, uint32_t *ncand,
+		       struct block_cost *holes, uint32_t *nholes)
+{
+	uint32_t pbn = pageblock_nr_frames(z);
+	uint64_t nfree = 0;
+
+	*ncand = 0;
+	if (nholes)
+		*nholes = 0;
+	for (uint32_t pb = 0; pb < z->nr_pageblocks; pb++) {
+		bool evacuable;
+		uint32_t used = survey_block(z, pb, &evacuable);
+
+		if (!used) {
+			nfree++;
+			continue;
+		}
+		if (evacuable) {
+			cand[*ncand].pb = pb;
+			cand[(*ncand)++].used = used;
+		}
+		if (holes && used < pbn) {
+			holes[*nholes].pb = pb;
+			holes[(*nholes)++].used = used;
+		}
+	}
+	qsort(cand, *ncand, sizeof(*cand), cmp_cheapest);
+	if (holes)
+		qsort(holes, *nholes, sizeof(*holes), cmp_fullest);
+	return nfree;
+}
+
+uint64_t compact_lower_bound(const struct zone *z, uint64_t k)
+{
+	struct block_cost *cand = malloc(z->nr_pageblocks * sizeof(*cand));
+	uint64_t nfree, moves = 0;
+	uint32_t ncand;
+
+	if (!cand)
+		return UINT64_MAX;
+	nfree = survey(z, cand, &ncand, NULL, NULL);
+	/* each cleared block's used frames need a hole outside the k blocks:
+	 * that holds exactly when free frames cover k whole blocks */
+	if (k > nfree + ncand || k * pageblock_nr_frames(z) > z->free_frames) {
+		moves = UINT64_MAX;
+	} else {
+		for (uint64_t i = 0; i + nfree < k; i++)
+			moves += cand[i].used;
+	}
+	free(cand);
+	return moves;
+}
+
+/* Destinations: the free frames of the fullest blocks, in address order. */
+struct holes {
+	struct zone *z;
+	const struct block_cost *blocks;
+	uint32_t nblocks, next_block;
+	uint32_t pos, end;		/* scan position in the current block */
+	uint32_t *queue;		/* isolated frames not yet used */
+	uint32_t qhead, qlen, qsize;
+	struct compact_stats *stats;
+};
+
+static void holes_push(struct holes *h, uint32_t pfn, bool front)
+{
+	if (front) {
+		h->qhead = (h->qhead + h->qsize - 1) % h->qsize;
+		h->queue[h->qhead] = pfn;
+	} else {
+		h->queue[(h->qhead + h->qlen) % h->qsize] = pfn;
+	}
+	h->qlen++;
+}
+
+static uint32_t holes_take(void *arg)
+{
+	struct holes *h = arg;
+	uint32_t pfn;
+
+	while (!h->qlen) {
+		const struct frame *f;
+
+		if (h->pos >= h->end) {
+			if (h->next_block == h->nblocks)
+				return PFN_NONE;
+			h->pos = h->blocks[h->next_block++].pb << h->z->pageblock_order;
+			h->end = h->pos + pageblock_nr_frames(h->z);
+		}
+		f = &h->z->frames[h->pos];
+		h->stats->free_scanned++;
+		if (f->flags & FRAME_BUDDY) {
+			uint32_t n = 1U << f->order;
+
+			buddy_isolate_free(h->z, h->pos);
+			buddy_split(h->z, h->pos);
+			for (uint32_t i = 0; i < n; i++)
+				holes_push(h, h->pos + i, false);
+			h->stats->isolated += n;
+			h->z->events[COMPACTISOLATED] += n;
+			h->stats->free_scanned += n - 1;
+			h->pos += n;
+		} else {
+			h->pos++;
+		}
+	}
+	pfn = h->queue[h->qhead];
+	h->qhead = (h->qhead + 1) % h->qsize;
+	h->qlen--;
+	return pfn;
+}
+
+static void holes_give_back(void *arg, uint32_t pfn)
+{
+	holes_push(arg, pfn, true);
+}
+
+/* Moves every movable frame of one isolated pageblock, batch by batch. */
+static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *batch,
+			   const struct dst_source *dst, struct compact_stats *stats)
+{
+	struct zone *z = c->zone;
+	uint32_t start = pb << z->pageblock_order, end = start + pageblock_nr_frames(z);
+	unsigned int n = 0;
+
+	for (uint32_t p = start; p < end; p++) {
+		const struct frame *f = &z->frames[p];
+
+		stats->migrate_scanned++;
+		if (!frame_is_movable(f))
+			continue;
+		batch[n].src = p;
+		batch[n++].gfn = f->use.gfn;
+		stats->isolated++;
+		z->events[COMPACTISOLATED]++;
+		if (n == c->batch) {
+			migrate_batch(c, batch, n, dst, stats);
+			n = 0;
+			zone_unlock(z);
+			zone_lock(z);
+		}
+	}
+	if (n)
+		migrate_batch(c, batch, n, dst, stats);
+}
+
+enum compact_result compact_minmove(struct compactor *c, uint64_t target,
+				    struct compact_stats *stats)
+{
+	struct zone *z = c->zone;
+	uint32_t nb = z->nr_pageblocks, pbn = pageblock_nr_frames(z), ncand, nholes, nsel = 0;
+	struct block_cost *cand = malloc(nb * sizeof(*cand));
+	struct block_cost *holes_blocks = malloc(nb * sizeof(*holes_blocks));
+	struct migration *batch = calloc(c->batch, sizeof(*batch));
+	uint8_t *old_type = malloc(nb);
+	struct compact_stats local;
+	struct holes h;
+	struct dst_source dst = { holes_take, holes_give_back, &h };
+	enum compact_result ret = COMPACT_SUCCESS;
+	uint64_t nfree;
+
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	memset(&h, 0, sizeof(h));
+	h.qsize = pbn + c->batch;
+	h.queue = malloc(h.qsize * sizeof(*h.queue));
+	if (!cand || !holes_blocks || !batch || !old_type || !h.queue) {
+		ret = COMPACT_SKIPPED;
+		goto out_free;
+	}
+	zone_lock(z);
+	nfree = survey(z, cand, &ncand, holes_blocks, &nholes);
+	/* choose the cheapest blocks while holes outside them can take their frames */
+	while (nfree + nsel < target && nsel < ncand &&
+	       (nfree + nsel + 1) * pbn <= z->free_frames)
+		nsel++;
+	if (!nsel)
+		goto out_unlock;
+	for (uint32_t i = 0; i < nsel; i++) {
+		old_type[cand[i].pb] = pageblock_migratetype(z, cand[i].pb << z->pageblock_order);
+		buddy_set_pageblock_migratetype(z, cand[i].pb << z->pageblock_order, MIGRATE_ISOLATE);
+	}
+	/* holes: blocks not being cleared, fullest first */
+	h.z = z;
+	h.stats = stats;
+	h.blocks = holes_blocks;
+	for (uint32_t i = 0; i < nholes; i++)
+		if (pageblock_migratetype(z, holes_blocks[i].pb << z->pageblock_order) != MIGRATE_ISOLATE)
+			holes_blocks[h.nblocks++] = holes_blocks[i];
+	for (uint32_t i = 0; i < nsel && !c->aborting; i++)
+		evacuate_block(c, cand[i].pb, batch, &dst, stats);
+	while (h.qlen) {
+		buddy_free(z, h.queue[h.qhead], 0);
+		h.qhead = (h.qhead + 1) % h.qsize;
+		h.qlen--;
+	}
+	for (uint32_t i = 0; i < nsel; i++)
+		buddy_unisolate_pageblock(z, cand[i].pb << z->pageblock_order,
+					  (enum migratetype)old_type[cand[i].pb]);
+	z->events[COMPACTMIGRATE_SCANNED] += stats->migrate_scanned;
+	z->events[COMPACTFREE_SCANNED] += stats->free_scanned;
+out_unlock:
+	if (target != MINMOVE_MAX && count_free_pageblocks(z) < target)
+		ret = COMPACT_COMPLETE;
+	zone_unlock(z);
+out_free:
+	free(cand);
+	free(holes_blocks);
+	free(batch);
+	free(old_type);
+	free(h.queue);
+	return stats->result = ret;
+}

@@ -1,0 +1,52 @@
+/* The p2m map (guest frame -> pool frame) and its reverse (pool frame ->
+ * owning guest frame, kept in the frame descriptor). Every change goes
+ * through these calls, so the two directions always agree. Same locking
+ * as the zone: callers hold zone->lock when shared. */
+#ifndef MM_P2M_H
+#define MM_P2M_H
+
+#include <stdint.h>
+
+#include "mm/buddy.h"
+
+struct p2m {
+	uint32_t *pfn_of;	/* per guest frame: pool frame, or PFN_NONE */
+	uint32_t nr_gfns;
+	uint64_t nr_mapped;
+	struct zone *zone;
+};
+
+int p2m_init(struct p2m *m, struct zone *z, uint32_t nr_gfns);
+void p2m_destroy(struct p2m *m);
+
+/* A copy of src over z, a clone of src's zone. */
+int p2m_clone(struct p2m *dst, const struct p2m *src, struct zone *z);
+
+/* Maps gfn to an allocated, unowned pool frame. -ERANGE for gfn or pfn out
+ * of range, -EEXIST if gfn is mapped, -ENOENT if pfn is free, -EBUSY if
+ * pfn already backs another guest frame. */
+int p2m_map(struct p2m *m, uint32_t gfn, uint32_t pfn);
+
+/* Unmaps gfn; its pool frame (in *pfn) stays allocated, now unowned.
+ * -ERANGE, or -ENOENT if gfn is not mapped. */
+int p2m_unmap(struct p2m *m, uint32_t gfn, uint32_t *pfn);
+
+/* Points the guest frame that owns old_pfn at new_pfn (a migration's
+ * switch). new_pfn must be allocated and unowned; old_pfn is left
+ * allocated and unowned for the caller to free. */
+int p2m_move(struct p2m *m, uint32_t old_pfn, uint32_t new_pfn);
+
+static inline uint32_t p2m_lookup(const struct p2m *m, uint32_t gfn)
+{
+	return gfn < m->nr_gfns ? m->pfn_of[gfn] : PFN_NONE;
+}
+
+/* Reverse map: the guest frame pfn backs, or PFN_NONE. */
+static inline uint32_t p2m_owner(const struct p2m *m, uint32_t pfn)
+{
+	const struct frame *f = &m->zone->frames[pfn];
+
+	return f->state == FRAME_USED ? f->use.gfn : PFN_NONE;
+}
+
+#endif

@@ -1,0 +1,121 @@
+/* Pool storage: one file of frames and its linear mapping. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mm/pool.h"
+
+static int open_backing(enum pool_backing backing, const char *path)
+{
+	switch (backing) {
+	case POOL_MEMFD:
+		return memfd_create("vmdefrag-pool", MFD_CLOEXEC);
+	case POOL_HUGETLB:
+		return memfd_create("vmdefrag-pool", MFD_CLOEXEC | MFD_HUGETLB);
+	case POOL_FILE:
+		if (!path)
+			return -1;
+		return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	case POOL_ANON:
+		break;
+	}
+	return -1;
+}
+
+int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
+		const char *path)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->backing = backing;
+	err = buddy_init(&p->zone, nr_frames);
+	if (err)
+		return err;
+	p->size = nr_frames << FRAME_SHIFT;
+	if (backing == POOL_ANON) {
+		p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	} else {
+		errno = EINVAL;
+		p->fd = open_backing(backing, path);
+		if (p->fd < 0 || ftruncate(p->fd, (off_t)p->size) < 0)
+			goto fail;
+		p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	}
+	if (p->base == MAP_FAILED)
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	p->base = NULL;
+	pool_destroy(p);
+	return err;
+}
+
+void pool_destroy(struct pool *p)
+{
+	if (p->base)
+		munmap(p->base, p->size);
+	if (p->fd >= 0)
+		close(p->fd);
+	buddy_destroy(&p->zone);
+	p->base = NULL;
+	p->fd = -1;
+}
+
+int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
+{
+	uint64_t off = (uint64_t)pfn << FRAME_SHIFT, len = (uint64_t)count << FRAME_SHIFT;
+
+	if ((uint64_t)pfn + count > p->zone.nr_frames)
+		return -ERANGE;
+	if (p->backing == POOL_ANON)
+		return madvise(p->base + off, len, MADV_DONTNEED) ? -errno : 0;
+	if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
+		return -errno;
+	return 0;
+}
+
+static int64_t anon_resident_bytes(const struct pool *p)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t n = p->size / (size_t)page, resident = 0;
+	unsigned char *vec = malloc(n);
+
+	if (!vec)
+		return -ENOMEM;
+	if (mincore(p->base, p->size, vec)) {
+		free(vec);
+		return -errno;
+	}
+	for (size_t i = 0; i < n; i++)
+		resident += vec[i] & 1;
+	free(vec);
+	return (int64_t)(resident * (size_t)page);
+}
+
+int64_t pool_resident_bytes(const struct pool *p)
+{
+	struct stat st;
+
+	if (p->backing == POOL_ANON)
+		return anon_resident_bytes(p);
+	if (fstat(p->fd, &st))
+		return -errno;
+	return (int64_t)st.st_blocks * 512;
+}
+
+const char *pool_backing_name(enum pool_backing backing)
+{
+	static const char *const names[] = {
+		[POOL_ANON] = "anon", [POOL_MEMFD] = "memfd",
+		[POOL_HUGETLB] = "hugetlb", [POOL_FILE] = "file",
+	};
+	return names[backing];
+}

@@ -1,0 +1,49 @@
+/* The frame pool: the host memory behind a guest, as one file of 4 KiB
+ * frames (memfd, hugetlbfs memfd, a user's file, or anonymous memory for
+ * tests), one linear mapping of it for copying frames, and the buddy
+ * allocator (struct zone) that owns its frames. */
+#ifndef MM_POOL_H
+#define MM_POOL_H
+
+#include <stdint.h>
+
+#include "mm/buddy.h"
+
+enum pool_backing {
+	POOL_ANON,		/* private anonymous memory: no file, tests only */
+	POOL_MEMFD,		/* shmem memfd: 4 KiB frames, can move */
+	POOL_HUGETLB,		/* hugetlbfs memfd: punches in 2 MiB units */
+	POOL_FILE,		/* a file the user names */
+};
+
+struct pool {
+	enum pool_backing backing;
+	int fd;			/* -1 for POOL_ANON */
+	uint8_t *base;		/* linear view of every frame */
+	uint64_t size;
+	struct zone zone;
+};
+
+/* Creates a pool of nr_frames frames (path only for POOL_FILE). Returns 0
+ * or a negative errno: -EINVAL for a size the zone refuses (not a whole
+ * number of 2 MiB pageblocks, or too small or too large). */
+int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
+		const char *path);
+void pool_destroy(struct pool *p);
+
+static inline void *pool_frame(const struct pool *p, uint32_t pfn)
+{
+	return p->base + ((uint64_t)pfn << FRAME_SHIFT);
+}
+
+/* Gives the memory of count frames from pfn back to the host (a hole in
+ * the pool file). The frames read as zeros afterwards. */
+int pool_punch(struct pool *p, uint32_t pfn, uint32_t count);
+
+/* Bytes of the pool the host really holds (the file's allocated blocks;
+ * for POOL_ANON, resident pages of the mapping). */
+int64_t pool_resident_bytes(const struct pool *p);
+
+const char *pool_backing_name(enum pool_backing backing);
+
+#endif

@@ -1,0 +1,122 @@
+/* Text views of the pool, byte for byte in the kernel's formats. */
+#include "mm/fragindex.h"
+#include "mm/vmstat.h"
+
+const char *const vm_event_names[NR_VM_EVENTS] = {
+	[PGMIGRATE_SUCCESS] = "pgmigrate_success",
+	[PGMIGRATE_FAIL] = "pgmigrate_fail",
+	[COMPACTMIGRATE_SCANNED] = "compact_migrate_scanned",
+	[COMPACTFREE_SCANNED] = "compact_free_scanned",
+	[COMPACTISOLATED] = "compact_isolated",
+	[COMPACTSTALL] = "compact_stall",
+	[COMPACTFAIL] = "compact_fail",
+	[COMPACTSUCCESS] = "compact_success",
+	[KCOMPACTD_WAKE] = "compact_daemon_wake",
+	[KCOMPACTD_MIGRATE_SCANNED] = "compact_daemon_migrate_scanned",
+	[KCOMPACTD_FREE_SCANNED] = "compact_daemon_free_scanned",
+};
+
+void vmstat_events(FILE *out, const struct zone *z)
+{
+	for (unsigned int i = 0; i < NR_VM_EVENTS; i++)
+		fprintf(out, "%s %lu\n", vm_event_names[i], (unsigned long)z->events[i]);
+}
+
+void print_buddyinfo_line(FILE *out, int node, const char *zone,
+			 const uint64_t *nr_free, unsigned int nr_orders)
+{
+	fprintf(out, "Node %d, zone %8s ", node, zone);
+	for (unsigned int order = 0; order < nr_orders; order++)
+		fprintf(out, "%6lu ", (unsigned long)nr_free[order]);
+	fputc('\n', out);
+}
+
+void vmstat_buddyinfo(FILE *out, const struct zone *z)
+{
+	uint64_t nr_free[NR_ORDERS];
+
+	buddy_nr_free(z, nr_free);
+	print_buddyinfo_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
+}
+
+/* The kernel walks each free list and stops counting at 100000, printing
+ * ">100000", so as not to hold the zone lock too long; so do we. */
+static unsigned long count_free_list(const struct zone *z, unsigned int order,
+				     enum migratetype mt, int *overflow)
+{
+	uint32_t head = z->free_area[order].head[mt];
+	unsigned long n = 0;
+
+	*overflow = 0;
+	if (head == PFN_NONE)
+		return 0;
+	for (uint32_t pfn = head;;) {
+		if (++n >= 100000) {
+			*overflow = 1;
+			break;
+		}
+		pfn = z->frames[pfn].lru.next;
+		if (pfn == head)
+			break;
+	}
+	return n;
+}
+
+void vmstat_pageblock_counts(const struct zone *z, uint64_t count[MIGRATE_TYPES])
+{
+	for (unsigned int t = 0; t < MIGRATE_TYPES; t++)
+		count[t] = 0;
+	for (uint32_t pb = 0; pb < z->nr_pageblocks; pb++)
+		count[z->pageblock[pb] & PB_MT_MASK]++;
+}
+
+void vmstat_pagetypeinfo(FILE *out, const struct zone *z)
+{
+	uint64_t count[MIGRATE_TYPES];
+
+	fprintf(out, "Page block order: %u\n", z->pageblock_order);
+	fprintf(out, "Pages per block:  %lu\n", (unsigned long)pageblock_nr_frames(z));
+	fputc('\n', out);
+
+	fprintf(out, "%-43s ", "Free pages count per migrate type at order");
+	for (unsigned int order = 0; order < NR_ORDERS; order++)
+		fprintf(out, "%6d ", order);
+	fputc('\n', out);
+	for (unsigned int mt = 0; mt < MIGRATE_TYPES; mt++) {
+		fprintf(out, "Node %4d, zone %8s, type %12s ", 0, VMSTAT_ZONE_NAME,
+			migratetype_names[mt]);
+		for (unsigned int order = 0; order < NR_ORDERS; order++) {
+			int overflow;
+			unsigned long n = count_free_list(z, order, mt, &overflow);
+
+			fprintf(out, "%s%6lu ", overflow ? ">" : "", n);
+		}
+		fputc('\n', out);
+	}
+
+	fprintf(out, "\n%-23s", "Number of blocks type ");
+	for (unsigned int mt = 0; mt < MIGRATE_TYPES; mt++)
+		fprintf(out, "%12s ", migratetype_names[mt]);
+	fputc('\n', out);
+	vmstat_pageblock_counts(z, count);
+	fprintf(out, "Node %d, zone %8s ", 0, VMSTAT_ZONE_NAME);
+	for (unsigned int mt = 0; mt < MIGRATE_TYPES; mt++)
+		fprintf(out, "%12lu ", (unsigned long)count[mt]);
+	fputc('\n', out);
+}
+
+void vmstat_extfrag_index(FILE *out, const struct zone *z)
+{
+	uint64_t nr_free[NR_ORDERS];
+
+	buddy_nr_free(z, nr_free);
+	print_extfrag_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
+}
+
+void vmstat_unusable_index(FILE *out, const struct zone *z)
+{
+	uint64_t nr_free[NR_ORDERS];
+
+	buddy_nr_free(z, nr_free);
+	print_unusable_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
+}

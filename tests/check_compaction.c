@@ -1,0 +1,318 @@
+/* The two-scanner engine: exact results on hand-built pools, data intact
+ * and pinned frames in place on random ones, targeted runs that stop
+ * early, a mover that refuses frames, and the kernel's counters. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm/vmstat.h"
+#include "tests/check_run.h"
+#include "tests/compact_fixture.h"
+
+/* The 16-frame picture with 4-frame pageblocks, full compaction, traced by
+ * hand through the kernel's algorithm:
+ *  - migrate scanner, block 0: isolates frames 0 and 2 (4 scanned);
+ *  - the first destination request runs the free scanner from block 3
+ *    down: 12 used, 13 free (isolated), 14 used, 15 free (isolated: now
+ *    as many free as to move); 4 scanned; block 3 fully scanned, so it is
+ *    marked skip and the free scanner resumes at block 2 (pfn 8);
+ *  - 0 -> 13, 2 -> 15; block 0 is now free;
+ *  - migrate scanner, block 1: isolates 4, 5, 7 (4 scanned);
+ *  - the free scanner may not enter the block above the migrate scanner's
+ *    (block 2 starts where block 1 ends): no destination, so frame 4
+ *    fails (pgmigrate_fail 1) and 5 and 7 go back untouched;
+ *  - the scanners have met: complete. */
+START_TEST(test_picture_twoscanner)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	char *text = NULL;
+	size_t len;
+	FILE *out;
+
+	fixture_picture(&fx, "U F U F | U U F U | F F U F | U F U F", 2);
+	ck_assert_int_eq(compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st), COMPACT_COMPLETE);
+	ck_layout(&fx, "FFFFUUFUFFUFUUUU");
+	ck_verify(&fx);
+	ck_assert_uint_eq(p2m_lookup(&fx.p2m, 0), 13);
+	ck_assert_uint_eq(p2m_lookup(&fx.p2m, 2), 15);
+	ck_assert_uint_eq(st.moved, 2);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.migrate_scanned, 8);
+	ck_assert_uint_eq(st.free_scanned, 4);
+	ck_assert_uint_eq(st.isolated, 7);
+	ck_assert_uint_eq(fx.mover_calls, 1);
+	/* block 0 is one free order-2 block */
+	ck_assert_uint_eq(fx.zone.free_area[2].nr_free, 1);
+	ck_assert_uint_eq(fx.zone.free_area[2].head[MIGRATE_MOVABLE], 0);
+	/* skip hint on the block the free scanner used up; flushed next run */
+	ck_assert(fx.zone.pageblock[3] & PB_SKIP);
+	ck_assert(!(fx.zone.pageblock[1] & PB_SKIP));
+	ck_assert(fx.c.blockskip_flush);
+
+	out = open_memstream(&text, &len);
+	vmstat_events(out, &fx.zone);
+	fclose(out);
+	ck_assert_str_eq(text,
+		"pgmigrate_success 2\n"
+		"pgmigrate_fail 1\n"
+		"compact_migrate_scanned 8\n"
+		"compact_free_scanned 4\n"
+		"compact_isolated 7\n"
+		"compact_stall 0\n"
+		"compact_fail 0\n"
+		"compact_success 0\n"
+		"compact_daemon_wake 0\n"
+		"compact_daemon_migrate_scanned 0\n"
+		"compact_daemon_free_scanned 0\n");
+	free(text);
+
+	/* a second run starts by clearing the hints */
+	compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st);
+	ck_assert(!(fx.zone.pageblock[3] & PB_SKIP) || fx.c.blockskip_flush);
+	ck_verify(&fx);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+/* Pinned and unmovable frames stay, with 2-frame pageblocks:
+ *  - block 0: 0 isolated, 1 pinned; the free scanner takes 11 from block 5
+ *    (used up: skip) and resumes at block 4;
+ *  - block 1: 2 isolated; block 4 is one free pageblock-sized block, which
+ *    the free scanner never breaks up, so it takes 6 from block 3;
+ *  - block 2 holds only the unmovable frame: nothing isolated (skip);
+ *  - the scanners meet at block 3. */
+START_TEST(test_picture_pinned_stays)
+{
+	struct fixture fx;
+	struct compact_stats st;
+
+	fixture_picture(&fx, "U P | U F | N F | F U | F F | U F", 1);
+	ck_assert_int_eq(compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st), COMPACT_COMPLETE);
+	ck_layout(&fx, "FPFFNFUUFFUU");
+	ck_verify(&fx);
+	ck_assert_uint_eq(p2m_lookup(&fx.p2m, 0), 11);
+	ck_assert_uint_eq(p2m_lookup(&fx.p2m, 1), 1);
+	ck_assert_uint_eq(p2m_lookup(&fx.p2m, 2), 6);
+	ck_assert_uint_eq(st.moved, 2);
+	ck_assert_uint_eq(st.failed, 0);
+	ck_assert_uint_eq(st.migrate_scanned, 6);
+	ck_assert_uint_eq(st.free_scanned, 3);
+	ck_assert_uint_eq(st.isolated, 4);
+	ck_assert(fx.zone.pageblock[5] & PB_SKIP);
+	ck_assert(fx.zone.pageblock[2] & PB_SKIP);
+	ck_assert(!(fx.zone.pageblock[3] & PB_SKIP));
+	fixture_destroy(&fx);
+}
+END_TEST
+
+static const struct {
+	uint32_t frames;
+	unsigned int pbo;
+} random_pools[] = { { 8192, 9 }, { 1024, 4 }, { 4096, 6 }, { 16384, 9 } };
+
+START_TEST(test_random_full_compaction)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	uint32_t n = random_pools[_i % 4].frames, *pinned_pfn;
+	uint64_t before, used_before;
+
+	fixture_random(&fx, n, random_pools[_i % 4].pbo, 45, 5, 100 + _i);
+	pinned_pfn = malloc(n * sizeof(*pinned_pfn));
+	for (uint32_t i = 0; i < n; i++)
+		pinned_pfn[i] = (fx.zone.frames[i].flags & FRAME_PINNED) ? fx.zone.frames[i].use.gfn : PFN_NONE;
+	before = count_free_pageblocks(&fx.zone);
+	used_before = n - fx.zone.free_frames;
+	compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st);
+	ck_verify(&fx);
+	for (uint32_t i = 0; i < n; i++)
+		if (pinned_pfn[i] != PFN_NONE)
+			ck_assert_msg(p2m_lookup(&fx.p2m, pinned_pfn[i]) == i,
+				      "pinned gfn %u moved from pfn %u", pinned_pfn[i], i);
+	ck_assert_uint_eq(n - fx.zone.free_frames, used_before);
+	ck_assert_uint_gt(count_free_pageblocks(&fx.zone), before);
+	ck_assert_uint_eq(fx.zone.events[PGMIGRATE_SUCCESS], st.moved);
+	ck_assert_uint_eq(fx.zone.events[PGMIGRATE_FAIL], st.failed);
+	ck_assert_uint_le(st.failed, 1);		/* at most one: no room, at the end */
+	ck_assert_uint_eq(fx.zone.events[COMPACTMIGRATE_SCANNED], st.migrate_scanned);
+	ck_assert_uint_eq(fx.zone.events[COMPACTFREE_SCANNED], st.free_scanned);
+	ck_assert_uint_eq(fx.zone.events[COMPACTISOLATED], st.isolated);
+	ck_assert_uint_eq(fx.mover_frames, st.moved + fx.refused);
+	free(pinned_pfn);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+/* Block 0 holds 10 movable frames, blocks 1-2 are full but for a few
+ * holes, block 3 is mostly free. An order-9 request compacts block 0 only
+ * and stops at its end; a full run goes on and moves more. */
+static void build_targeted(struct fixture *fx)
+{
+	char picture[2049];
+
+	for (uint32_t i = 0; i < 2048; i++) {
+		if (i < 512)
+			picture[i] = i < 10 ? 'U' : 'F';
+		else if (i < 1536)
+			picture[i] = i % 8 == 3 ? 'F' : 'U';
+		else
+			picture[i] = (i < 1936 && i % 4 == 0) ? 'U' : 'F';
+	}
+	picture[2048] = '\0';
+	fixture_picture(fx, picture, 9);
+}
+
+START_TEST(test_targeted_stops_when_order_free)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	char *before, *after;
+
+	build_targeted(&fx);
+	ck_assert_uint_eq(count_free_pageblocks(&fx.zone), 0);
+	before = fixture_layout(&fx);
+	ck_assert_int_eq(compact_zone(&fx.c, COMPACT_DIRECT, 9, 0, &st), COMPACT_SUCCESS);
+	after = fixture_layout(&fx);
+	ck_assert_uint_eq(st.moved, 10);
+	ck_assert_uint_eq(st.migrate_scanned, 512);
+	ck_assert_uint_eq(count_free_pageblocks(&fx.zone), 1);
+	ck_assert_uint_eq(fx.zone.free_area[9].nr_free, 1);
+	ck_assert_msg(!memcmp(before + 512, after + 512, 1024), "blocks 1-2 were touched");
+	ck_verify(&fx);
+	/* the migrate scanner stopped at block 1: the next targeted run resumes
+	 * there only if block 0 yielded nothing; it did, so it restarts at 0 */
+	free(before);
+	free(after);
+	fixture_destroy(&fx);
+
+	build_targeted(&fx);
+	compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st);
+	ck_assert_uint_gt(st.moved, 10);
+	ck_verify(&fx);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+START_TEST(test_failing_mover)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	uint32_t n = 8192, *where;
+
+	fixture_random(&fx, n, 9, 45, 0, 7);
+	fx.fail_every = 7;
+	where = malloc(n * sizeof(*where));
+	for (uint32_t g = 0; g < n; g++)
+		where[g] = p2m_lookup(&fx.p2m, g);
+	compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st);
+	ck_verify(&fx);
+	ck_assert_uint_gt(fx.refused, 0);
+	ck_assert_uint_gt(st.moved, fx.refused);	/* the run went on */
+	for (uint32_t g = 0; g < n; g += 7)
+		ck_assert_msg(p2m_lookup(&fx.p2m, g) == where[g], "refused gfn %u moved", g);
+	ck_assert_uint_eq(fx.zone.events[PGMIGRATE_FAIL], st.failed);
+	ck_assert_uint_ge(st.failed, fx.refused);
+	ck_assert_uint_le(st.failed, fx.refused + 1);
+	ck_assert_uint_eq(fx.zone.events[PGMIGRATE_SUCCESS], st.moved);
+	/* the destinations of refused moves went back: nothing leaked */
+	ck_assert_uint_eq(n - fx.zone.free_frames, fx.nr_mapped);
+	free(where);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+START_TEST(test_suitable)
+{
+	struct fixture fx;
+
+	/* a free block of the order exists: nothing to do */
+	fixture_picture(&fx, "UUUU UUFU FFFF UUUU", 2);
+	ck_assert_int_eq(compaction_suitable(&fx.c, 2), COMPACT_SUCCESS);
+	/* order 3 needs 16 free frames (compact_gap) and there are 5 */
+	ck_assert_int_eq(compaction_suitable(&fx.c, 3), COMPACT_SKIPPED);
+	ck_assert_int_eq(compact_zone(&fx.c, COMPACT_DIRECT, 3, 0, NULL), COMPACT_SKIPPED);
+	fixture_destroy(&fx);
+
+	/* 512 free frames in 64 blocks of 8 (half of order-4 blocks free):
+	 * fragindex at order 6 = 1000 - (1000 + 512000/64) / 64 = 860 */
+	{
+		char pic[1025];
+
+		for (int i = 0; i < 1024; i++)
+			pic[i] = (i / 8) % 2 ? 'U' : 'F';
+		pic[1024] = '\0';
+		fixture_picture(&fx, pic, 4);
+	}
+	ck_assert_int_eq(compaction_suitable(&fx.c, 6), COMPACT_CONTINUE);
+	fx.c.extfrag_threshold = 860;
+	ck_assert_int_eq(compaction_suitable(&fx.c, 6), COMPACT_NOT_SUITABLE_ZONE);
+	fx.c.extfrag_threshold = 859;
+	ck_assert_int_eq(compaction_suitable(&fx.c, 6), COMPACT_CONTINUE);
+	/* costly orders only: order 3 ignores the threshold */
+	fx.c.extfrag_threshold = 1000;
+	ck_assert_int_eq(compaction_suitable(&fx.c, 3), COMPACT_SUCCESS);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+START_TEST(test_alloc_direct_counters)
+{
+	struct fixture fx;
+	uint32_t pfn;
+
+	build_targeted(&fx);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+	ck_assert_uint_eq(pfn, 0);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSUCCESS], 1);
+	ck_assert_uint_eq(fx.zone.events[COMPACTFAIL], 0);
+	/* no stall when a block is free already */
+	ck_assert_int_eq(buddy_free(&fx.zone, pfn, 9), 0);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
+	fixture_destroy(&fx);
+
+	/* every block holds a pinned frame: compaction runs, allocation fails */
+	{
+		char pic[2049];
+
+		for (int i = 0; i < 2048; i++)
+			pic[i] = i % 512 == 100 ? 'P' : i % 3 ? 'F' : 'U';
+		pic[2048] = '\0';
+		fixture_picture(&fx, pic, 9);
+	}
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), -ENOMEM);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
+	ck_assert_uint_eq(fx.zone.events[COMPACTFAIL], 1);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSUCCESS], 0);
+	ck_verify(&fx);
+	fixture_destroy(&fx);
+
+	/* too little free memory: skipped, no stall counted */
+	fixture_picture(&fx, "UUUU UUFU UUUU UUUU", 2);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 2, MIGRATE_MOVABLE, &pfn, NULL), -ENOMEM);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 0);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("compaction");
+	TCase *tc = tcase_create("exact");
+
+	tcase_add_test(tc, test_picture_twoscanner);
+	tcase_add_test(tc, test_picture_pinned_stays);
+	tcase_add_test(tc, test_targeted_stops_when_order_free);
+	tcase_add_test(tc, test_suitable);
+	tcase_add_test(tc, test_alloc_direct_counters);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("random");
+	tcase_add_loop_test(tc, test_random_full_compaction, 0, 8);
+	tcase_add_test(tc, test_failing_mover);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}

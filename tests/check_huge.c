@@ -1,0 +1,133 @@
+/* Integration: huge regions for the guest - back-huge and plug-huge on a
+ * fragmented pool, real 2 MiB host pages as the kernel reports them, and
+ * the statuses when they cannot be had. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/check_run.h"
+#include "tests/vmm_harness.h"
+#include "tools/qmp_client.h"
+
+static int thp_denied(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	char line[256] = "";
+
+	if (!f)
+		return 1;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	return strstr(line, "[deny]") != NULL;
+}
+
+/* ShmemPmdMapped of a process, in kB, from the kernel. */
+static long shmem_pmd_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int64_t member(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no %s in %s", key, json_object_to_json_string(o));
+	return json_object_get_int64(v);
+}
+
+START_TEST(test_back_and_plug_huge)
+{
+	char sock[96], out[96], err[256];
+	struct qmp_client *c;
+	struct json_object *reply, *ret;
+	int64_t huge, host;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "/tmp/vmdefrag-huge-%d.sock", getpid());
+	snprintf(out, sizeof(out), "/tmp/vmdefrag-huge-%d.out", getpid());
+	pid = spawn_vmm(out, "run", guest_path("hugetest"), "--mem", "512M", "--plug", "16M",
+			"--proactiveness", "0", "--socket", sock, "--args", "mode=ok ranges=8 hold=1", NULL);
+	ck_assert_int_eq(wait_for_socket(sock, 60), 0);
+	ck_assert_int_eq(wait_for_output(out, "hugetest_done", 1, 240), 1);
+	/* data intact everywhere, every request answered as expected */
+	ck_assert_int_eq(wait_for_output(out, "hugetest_bad_pages 0", 1, 0), 1);
+	ck_assert_int_eq(wait_for_output(out, "hugetest_plug_bad_pages 0", 1, 0), 1);
+	ck_assert_int_eq(wait_for_output(out, "hugetest: 0 unexpected statuses", 1, 0), 1);
+	/* a fragmented pool: at least one request had to compact */
+	ck_assert_int_ge(wait_for_output(out, "stall 0 us", 0, 0), 0);
+	c = qmp_connect(sock, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	reply = qmp_execute(c, "query-memory", NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(reply);
+	ret = json_object_object_get(reply, "return");
+	huge = member(ret, "huge-ranges");
+	host = member(ret, "host-huge-ranges");
+	/* 8 backed ranges, an order-9 and an order-10 plug: 11 ranges */
+	ck_assert_int_eq(huge, 11);
+	/* the kernel's own count agrees with what query-memory says */
+	ck_assert_int_eq(host * 2048, shmem_pmd_kb(pid));
+	if (!thp_denied()) {
+		ck_assert_int_eq(host, 11);
+		ck_assert_int_eq(wait_for_output(out, "hugetest_back_huge_host_huge 8", 1, 0), 1);
+	}
+	json_object_put(reply);
+	reply = qmp_execute(c, "query-vmstat", NULL, err, sizeof(err));
+	ret = json_object_object_get(reply, "return");
+	ck_assert_int_ge(member(ret, "compact_stall"), 1);
+	ck_assert_int_eq(member(ret, "compact_stall"), member(ret, "compact_success") + member(ret, "compact_fail"));
+	/* each stall woke kcompactd */
+	ck_assert_int_eq(member(ret, "compact_daemon_wake"), member(ret, "compact_stall"));
+	json_object_put(reply);
+	reply = qmp_execute(c, "quit", NULL, err, sizeof(err));
+	json_object_put(reply);
+	qmp_close(c);
+	ck_assert_int_eq(wait_vmm(pid, 60), 0);
+	unlink(out);
+}
+END_TEST
+
+static const char *const statuses[][2] = {
+	{ "mode=pinned", "16M" },
+	{ "mode=args", "16M" },
+	{ "mode=args", "0" },
+};
+
+START_TEST(test_statuses)
+{
+	struct vmm_result r;
+
+	run_vmm(&r, 300, 0, 0, "run", guest_path("hugetest"), "--mem", "512M", "--plug", statuses[_i][1],
+		"--proactiveness", "0", "--args", statuses[_i][0], NULL);
+	ck_assert_msg(r.code == 0 && !r.timed_out, "exit %d\n%s\n%s", r.code, r.out, r.err);
+	ck_assert_msg(strstr(r.out, "hugetest: 0 unexpected statuses"), "%s", r.out);
+	vmm_result_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("huge");
+	TCase *tc = tcase_create("huge");
+
+	require_kvm();
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_back_and_plug_huge);
+	tcase_add_loop_test(tc, test_statuses, 0, 3);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}

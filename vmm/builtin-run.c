@@ -1,0 +1,309 @@
+/* vmdefrag run: boot a guest, serve it until it exits. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "guest/include/vmdefrag_abi.h"
+#include "mm/kcompactd.h"
+#include "mm/vmstat.h"
+#include "vmm/builtin.h"
+#include "vmm/server.h"
+#include "vmm/vm.h"
+
+#define MIN_MEM		(16ULL << 20)
+#define MAX_MEM		(64ULL << 30)
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vmdefrag run GUEST.elf [options]\n"
+		"  --mem SIZE        guest memory (default 256M; K, M, G; a multiple of 2M, 16M..64G)\n"
+		"  --cpus N          vCPUs, each on its own thread (default 1, at most %d)\n"
+		"  --backing KIND    memfd (default), hugetlb, or file:PATH\n"
+		"  --args STRING     handed to the guest (key=value words)\n"
+		"  --socket PATH     serve the QMP control socket at PATH (mode 0600)\n"
+		"  --proactiveness N proactive compaction, 0 (off) to 100 (default 20)\n"
+		"  --batch N         frames moved per vCPU pause (default 32, 1..4096)\n"
+		"  --plug SIZE       guest-physical space after RAM for plug-huge regions, whose\n"
+		"                    frames come from memory the guest discarded (default 0)\n"
+		"  --stats           print boot time and memory figures at exit\n"
+		"  --views           print the pool's buddyinfo and fragmentation indices\n"
+		"                    after boot and at exit\n"
+		"Exit code: the guest's; %d if a guest assertion failed, %d if the guest\n"
+		"crashed, %d if interrupted, %d for a VMM error.\n",
+		VMD_MAX_VCPUS, VMD_EXIT_ASSERT, VMD_EXIT_CRASH, VMD_EXIT_INTERRUPTED,
+		VMD_EXIT_VMM_ERROR);
+}
+
+int parse_size(const char *text, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (!text || *text < '0' || *text > '9')
+		return -EINVAL;
+	v = strtoull(text, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > (1ULL << 46))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int bad_option(const char *option, const char *value, const char *want)
+{
+	fprintf(stderr, "vmdefrag run: %s %s: want %s\n", option, value, want);
+	return 2;
+}
+
+static void print_views(struct vm *vm, const char *when)
+{
+	struct zone *z = &vm->pool.zone;
+
+	zone_lock(z);
+	printf("== pool %s: %lu of %u frames free, fragmentation score %u, %lu guest mappings\n",
+	       when, (unsigned long)z->free_frames, z->nr_frames, pool_fragmentation_score(z),
+	       (unsigned long)vm->gm.nr_mappings);
+	printf("-- buddyinfo\n");
+	vmstat_buddyinfo(stdout, z);
+	printf("-- extfrag_index\n");
+	vmstat_extfrag_index(stdout, z);
+	printf("-- unusable_index\n");
+	vmstat_unusable_index(stdout, z);
+	zone_unlock(z);
+	fflush(stdout);
+}
+
+static void print_stats(struct vm *vm)
+{
+	struct zone *z = &vm->pool.zone;
+	uint64_t pinned = 0;
+
+	zone_lock(z);
+	for (uint32_t i = 0; i < z->nr_frames; i++)
+		pinned += (z->frames[i].flags & FRAME_PINNED) != 0;
+	if (vm->t_booted_ns) {
+		printf("stats: boot_ms %.3f (main() to the request the guest's first instruction makes)\n",
+		       (vm->t_booted_ns - vm->t_start_ns) / 1e6);
+		printf("stats: booted_unix_ns %lu\n", (unsigned long)vm->t_booted_unix_ns);
+	}
+	printf("stats: pool_frames %u used %lu free %lu pinned %lu\n", z->nr_frames,
+	       (unsigned long)(z->nr_frames - z->free_frames), (unsigned long)z->free_frames,
+	       (unsigned long)pinned);
+	printf("stats: pool_resident_bytes %ld\n", (long)pool_resident_bytes(&vm->pool));
+	printf("stats: guest_mappings %lu (limit %ld)\n", (unsigned long)vm->gm.nr_mappings,
+	       vm->gm.map_limit);
+	zone_unlock(z);
+	fflush(stdout);
+}
+
+/* Serves the control socket until the run ends or a signal ends it. */
+static void serve(struct vm *vm, struct server *srv)
+{
+	struct pollfd fds[2 + 2 + SERVER_MAX_CLIENTS];
+	sigset_t set;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	for (;;) {
+		int n;
+
+		fds[0] = (struct pollfd){ vm->stop_efd, POLLIN, 0 };
+		fds[1] = (struct pollfd){ sfd, POLLIN, 0 };
+		n = server_pollfds(srv, fds + 2, (int)(sizeof(fds) / sizeof(fds[0])) - 2);
+		if (poll(fds, (nfds_t)(n + 2), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("vmdefrag: poll");
+			vm_stop(vm, VMD_EXIT_VMM_ERROR);
+			break;
+		}
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				fprintf(stderr, "vmdefrag: %s, stopping the guest\n", strsignal((int)si.ssi_signo));
+			vm_stop(vm, VMD_EXIT_INTERRUPTED);
+		}
+		server_handle(srv, fds + 2, n);
+	}
+	close(sfd);
+}
+
+int cmd_run(int argc, char **argv, uint64_t t_start_ns)
+{
+	static const struct option opts[] = {
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "args", required_argument, NULL, 'a' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "proactiveness", required_argument, NULL, 'p' },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "plug", required_argument, NULL, 'P' },
+		{ "views", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vm_config cfg = {
+		.mem_bytes = 256ULL << 20,
+		.nr_cpus = 1,
+		.backing = POOL_MEMFD,
+		.proactiveness = PROACTIVENESS_DEFAULT,
+		.batch = COMPACT_CLUSTER_MAX,
+	};
+	struct server srv;
+	struct vm *vm;
+	sigset_t set;
+	int c, code;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_size(optarg, &cfg.mem_bytes) || cfg.mem_bytes % (2ULL << 20) ||
+			    cfg.mem_bytes < MIN_MEM || cfg.mem_bytes > MAX_MEM)
+				return bad_option("--mem", optarg, "a multiple of 2M from 16M to 64G");
+			break;
+		case 'c': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || n < 1 || n > VMD_MAX_VCPUS)
+				return bad_option("--cpus", optarg, "1 to 64");
+			cfg.nr_cpus = (unsigned int)n;
+			break;
+		}
+		case 'b':
+			if (!strcmp(optarg, "memfd"))
+				cfg.backing = POOL_MEMFD;
+			else if (!strcmp(optarg, "hugetlb"))
+				cfg.backing = POOL_HUGETLB;
+			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				cfg.backing = POOL_FILE;
+				cfg.backing_path = optarg + 5;
+			} else
+				return bad_option("--backing", optarg, "memfd, hugetlb or file:PATH");
+			break;
+		case 'a':
+			cfg.args = optarg;
+			break;
+		case 'S':
+			cfg.socket_path = optarg;
+			break;
+		case 'P':
+			if (parse_size(optarg, &cfg.plug_bytes) || cfg.plug_bytes % (2ULL << 20) ||
+			    cfg.plug_bytes > MAX_MEM)
+				return bad_option("--plug", optarg, "a multiple of 2M up to 64G");
+			break;
+		case 'p': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || !*optarg || n < 0 || n > 100)
+				return bad_option("--proactiveness", optarg, "0 to 100");
+			cfg.proactiveness = (unsigned int)n;
+			break;
+		}
+		case 'B': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || !*optarg || n < 1 || n > 4096)
+				return bad_option("--batch", optarg, "1 to 4096");
+			cfg.batch = (unsigned int)n;
+			break;
+		}
+		case 's':
+			cfg.stats = true;
+			break;
+		case 'v':
+			cfg.views = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	cfg.guest_path = argv[optind];
+
+	/* signals: SIGINT/SIGTERM are read by serve(); vCPU threads unblock
+	 * only their kick signal */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return VMD_EXIT_VMM_ERROR;
+	if (vm_create(vm, &cfg)) {
+		vm_destroy(vm);
+		free(vm);
+		return VMD_EXIT_VMM_ERROR;
+	}
+	vm->t_start_ns = t_start_ns;
+	if (server_start(&srv, vm, cfg.socket_path, &vm->kcompactd, &vm->compactor)) {
+		server_stop(&srv);
+		vm_destroy(vm);
+		free(vm);
+		return VMD_EXIT_VMM_ERROR;
+	}
+	vm->kcompactd.notify = control_daemon_notify;
+	vm->kcompactd.notify_arg = &srv.ctl;
+	if (cfg.views)
+		print_views(vm, "after boot");
+	for (unsigned int i = 0; i < cfg.nr_cpus; i++) {
+		if (vcpu_start(&vm->vcpus[i])) {
+			fprintf(stderr, "vmdefrag: cannot start vCPU %u\n", i);
+			vm_stop(vm, VMD_EXIT_VMM_ERROR);
+			break;
+		}
+	}
+	if (kcompactd_start(&vm->kcompactd))
+		fprintf(stderr, "vmdefrag: cannot start kcompactd: proactive compaction is off\n");
+	serve(vm, &srv);
+	server_flush(&srv);
+	/* end compaction before the vCPUs: a move pauses them */
+	kcompactd_stop(&vm->kcompactd);
+	server_stop(&srv);
+	for (unsigned int i = 0; i < cfg.nr_cpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (cfg.views)
+		print_views(vm, "at exit");
+	if (cfg.stats)
+		print_stats(vm);
+	code = vm->exit_code;
+	vm_destroy(vm);
+	free(vm);
+	return code;
+}

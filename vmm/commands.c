@@ -1,0 +1,490 @@
+/* The control socket's commands. Queries never change state; each takes
+ * the zone lock for a consistent view. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mm/fragindex.h"
+#include "mm/minmove.h"
+#include "mm/vmstat.h"
+#include "vmm/control.h"
+#include "vmm/qmp.h"
+
+const char *policy_name(enum compact_policy p)
+{
+	return p == POLICY_MINMOVE ? "minmove" : "twoscanner";
+}
+
+int policy_parse(const char *name, enum compact_policy *p)
+{
+	if (!strcmp(name, "twoscanner"))
+		*p = POLICY_TWOSCANNER;
+	else if (!strcmp(name, "minmove") || !strcmp(name, "minmove-max"))
+		*p = POLICY_MINMOVE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct zone *zone_of(struct control *ctl)
+{
+	return &ctl->pool->zone;
+}
+
+/* A view printed by fn into a string member "text" of a new object. */
+static struct json_object *text_view(struct control *ctl, void (*fn)(FILE *, const struct zone *))
+{
+	struct json_object *ret = json_object_new_object();
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (out) {
+		fn(out, zone_of(ctl));
+		fclose(out);
+	}
+	json_object_object_add(ret, "text", json_object_new_string_len(text ? text : "", (int)len));
+	free(text);
+	return ret;
+}
+
+static struct json_object *u64_array(const uint64_t *v, unsigned int n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned int i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_int64((int64_t)v[i]));
+	return a;
+}
+
+static void add_int(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64((int64_t)v));
+}
+
+/* ---- queries ---- */
+
+static enum qmp_outcome cmd_query_status(struct control *ctl, struct qmp_call *call)
+{
+	bool running = ctl->ops->running(ctl);
+
+	call->ret = json_object_new_object();
+	json_object_object_add(call->ret, "running", json_object_new_boolean(running));
+	json_object_object_add(call->ret, "singlestep", json_object_new_boolean(0));
+	json_object_object_add(call->ret, "status",
+			       json_object_new_string(running ? "running" : "paused"));
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_memory(struct control *ctl, struct qmp_call *call)
+{
+	struct zone *z = zone_of(ctl);
+	uint64_t pinned = 0, huge = 0;
+	struct json_object *r = json_object_new_object();
+
+	zone_lock(z);
+	for (uint32_t i = 0; i < z->nr_frames; i++) {
+		pinned += (z->frames[i].flags & FRAME_PINNED) != 0;
+		huge += (z->frames[i].flags & FRAME_HUGE) != 0;
+	}
+	json_object_object_add(r, "backing", json_object_new_string(pool_backing_name(ctl->pool->backing)));
+	add_int(r, "frame-size", FRAME_SIZE);
+	add_int(r, "pool-frames", z->nr_frames);
+	add_int(r, "used-frames", z->nr_frames - z->free_frames);
+	add_int(r, "free-frames", z->free_frames);
+	add_int(r, "pinned-frames", pinned);
+	add_int(r, "huge-frames", huge);
+	add_int(r, "huge-ranges", huge / 512);
+	add_int(r, "free-2m-blocks", count_free_pageblocks(z));
+	add_int(r, "fragmentation-score", pool_fragmentation_score(z));
+	add_int(r, "resident-bytes", (uint64_t)pool_resident_bytes(ctl->pool));
+	if (ctl->gm) {
+		add_int(r, "guest-frames", ctl->gm->nr_gfns);
+		add_int(r, "guest-populated-frames", ctl->p2m->nr_mapped);
+		add_int(r, "guest-mappings", guest_mem_mappings(ctl->gm));
+		add_int(r, "max-mappings", (uint64_t)ctl->gm->map_limit);
+		/* what the kernel says, not our bookkeeping */
+		json_object_object_add(r, "host-huge-ranges",
+				       json_object_new_int64(guest_mem_host_huge_ranges(ctl->gm)));
+	}
+	zone_unlock(z);
+	call->ret = r;
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_buddyinfo(struct control *ctl, struct qmp_call *call)
+{
+	struct zone *z = zone_of(ctl);
+	uint64_t nr_free[NR_ORDERS];
+
+	zone_lock(z);
+	call->ret = text_view(ctl, vmstat_buddyinfo);
+	buddy_nr_free(z, nr_free);
+	zone_unlock(z);
+	json_object_object_add(call->ret, "free-blocks", u64_array(nr_free, NR_ORDERS));
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_pagetypeinfo(struct control *ctl, struct qmp_call *call)
+{
+	struct zone *z = zone_of(ctl);
+	struct json_object *free = json_object_new_object(), *blocks = json_object_new_object();
+	uint64_t count[MIGRATE_TYPES];
+
+	zone_lock(z);
+	call->ret = text_view(ctl, vmstat_pagetypeinfo);
+	for (unsigned int t = 0; t < MIGRATE_TYPES; t++) {
+		uint64_t per_order[NR_ORDERS];
+
+		for (unsigned int o = 0; o < NR_ORDERS; o++)
+			per_order[o] = z->free_area[o].nr_free_type[t];
+		json_object_object_add(free, migratetype_names[t], u64_array(per_order, NR_ORDERS));
+	}
+	vmstat_pageblock_counts(z, count);
+	for (unsigned int t = 0; t < MIGRATE_TYPES; t++)
+		add_int(blocks, migratetype_names[t], count[t]);
+	add_int(call->ret, "pageblock-order", z->pageblock_order);
+	zone_unlock(z);
+	json_object_object_add(call->ret, "free", free);
+	json_object_object_add(call->ret, "blocks", blocks);
+	return QMP_DONE;
+}
+
+static enum qmp_outcome index_view(struct control *ctl, struct qmp_call *call, bool unusable)
+{
+	struct zone *z = zone_of(ctl);
+	struct json_object *idx = json_object_new_array();
+	uint64_t nr_free[NR_ORDERS];
+
+	zone_lock(z);
+	call->ret = text_view(ctl, unusable ? vmstat_unusable_index : vmstat_extfrag_index);
+	buddy_nr_free(z, nr_free);
+	zone_unlock(z);
+	for (unsigned int o = 0; o < NR_ORDERS; o++) {
+		struct contig_page_info info;
+		int v;
+
+		fill_contig_page_info(nr_free, NR_ORDERS, o, &info);
+		v = unusable ? unusable_free_index(o, &info) : fragmentation_index(o, &info);
+		json_object_array_add(idx, json_object_new_double(v / 1000.0));
+	}
+	json_object_object_add(call->ret, "index", idx);
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_extfrag(struct control *ctl, struct qmp_call *call)
+{
+	return index_view(ctl, call, false);
+}
+
+static enum qmp_outcome cmd_query_unusable(struct control *ctl, struct qmp_call *call)
+{
+	return index_view(ctl, call, true);
+}
+
+static enum qmp_outcome cmd_query_vmstat(struct control *ctl, struct qmp_call *call)
+{
+	struct zone *z = zone_of(ctl);
+
+	zone_lock(z);
+	call->ret = text_view(ctl, vmstat_events);
+	for (unsigned int i = 0; i < NR_VM_EVENTS; i++)
+		add_int(call->ret, vm_event_names[i], z->events[i]);
+	zone_unlock(z);
+	return QMP_DONE;
+}
+
+enum frame_map_state { MAP_FREE, MAP_MOVABLE, MAP_UNMOVABLE, MAP_PINNED, MAP_HUGE, MAP_ISOLATED };
+
+static unsigned int frame_map_state(const struct zone *z, uint32_t pfn)
+{
+	const struct frame *f = &z->frames[pfn];
+
+	if (f->state == FRAME_FREE)
+		return pageblock_migratetype(z, pfn) == MIGRATE_ISOLATE ? MAP_ISOLATED : MAP_FREE;
+	if (f->flags & FRAME_PINNED)
+		return MAP_PINNED;
+	if (f->flags & FRAME_HUGE)
+		return MAP_HUGE;
+	return f->mt == MIGRATE_MOVABLE && f->use.gfn != PFN_NONE ? MAP_MOVABLE : MAP_UNMOVABLE;
+}
+
+static char *base64(const uint8_t *in, size_t len)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < len ? in[i + 2] : 0);
+
+		*p++ = abc[v >> 18];
+		*p++ = abc[(v >> 12) & 63];
+		*p++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+		*p++ = i + 2 < len ? abc[v & 63] : '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call *call)
+{
+	static const char *const states[] = {
+		"free", "movable", "unmovable", "pinned", "huge", "isolated",
+	};
+	struct zone *z = zone_of(ctl);
+	struct json_object *names = json_object_new_array();
+	size_t bytes = (z->nr_frames + 1) / 2;
+	uint8_t *map = calloc(bytes, 1);
+	char *text;
+
+	if (!map) {
+		json_object_put(names);
+		qmp_set_error(call, "GenericError", "Out of memory");
+		return QMP_ERROR;
+	}
+	zone_lock(z);
+	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++)
+		map[pfn / 2] |= (uint8_t)(frame_map_state(z, pfn) << (pfn & 1 ? 4 : 0));
+	zone_unlock(z);
+	text = base64(map, bytes);
+	free(map);
+	for (unsigned int i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		json_object_array_add(names, json_object_new_string(states[i]));
+	call->ret = json_object_new_object();
+	add_int(call->ret, "frames", z->nr_frames);
+	add_int(call->ret, "pageblock-order", z->pageblock_order);
+	json_object_object_add(call->ret, "encoding", json_object_new_string("nibbles-base64"));
+	json_object_object_add(call->ret, "states", names);
+	json_object_object_add(call->ret, "map", json_object_new_string(text ? text : ""));
+	free(text);
+	return QMP_DONE;
+}
+
+/* ---- compaction ---- */
+
+static void emit(struct control *ctl, const char *name, struct json_object *data)
+{
+	ctl->ops->event(ctl, qmp_make_event(name, data));
+}
+
+static struct json_object *job_data(const struct compact_job *job, const char *trigger)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "policy", json_object_new_string(policy_name(job->policy)));
+	json_object_object_add(d, "order", job->order < 0 ? NULL : json_object_new_int(job->order));
+	json_object_object_add(d, "trigger", json_object_new_string(trigger));
+	return d;
+}
+
+struct json_object *control_job_result(const struct compact_job *job)
+{
+	struct json_object *r = job_data(job, job->session_id ? "command" : "daemon");
+
+	json_object_object_add(r, "result", json_object_new_string(compact_result_name(job->stats.result)));
+	add_int(r, "frames-moved", job->stats.moved);
+	add_int(r, "frames-failed", job->stats.failed);
+	add_int(r, "migrate-scanned", job->stats.migrate_scanned);
+	add_int(r, "free-scanned", job->stats.free_scanned);
+	add_int(r, "free-2m-blocks-before", job->blocks_before);
+	add_int(r, "free-2m-blocks-after", job->blocks_after);
+	add_int(r, "duration-us", job->duration_ns / 1000);
+	return r;
+}
+
+/* minmove for an order: one more free pageblock (or as many as a block
+ * of that order spans) when none of the order is free */
+static uint64_t minmove_target(struct zone *z, int order)
+{
+	uint64_t now = count_free_pageblocks(z);
+	unsigned int o = order < (int)z->pageblock_order ? z->pageblock_order : (unsigned int)order;
+
+	if (order < 0)
+		return MINMOVE_MAX;
+	for (unsigned int k = (unsigned int)order; k < NR_ORDERS; k++)
+		if (z->free_area[k].nr_free)
+			return now;
+	return now + (1ULL << (o - z->pageblock_order));
+}
+
+void control_run_job(struct control *ctl, struct compact_job *job)
+{
+	struct zone *z = zone_of(ctl);
+	uint64_t t0, target;
+
+	emit(ctl, "COMPACTION_BEGIN", job_data(job, job->session_id ? "command" : "daemon"));
+	zone_lock(z);
+	job->blocks_before = count_free_pageblocks(z);
+	target = minmove_target(z, job->order);
+	zone_unlock(z);
+	t0 = mono_ns();
+	if (job->policy == POLICY_MINMOVE)
+		compact_minmove(ctl->compactor, target, &job->stats);
+	else if (job->order < 0)
+		compact_zone(ctl->compactor, COMPACT_FULL, -1, 0, &job->stats);
+	else
+		compact_zone(ctl->compactor, COMPACT_DIRECT, job->order, 0, &job->stats);
+	job->duration_ns = mono_ns() - t0;
+	zone_lock(z);
+	job->blocks_after = count_free_pageblocks(z);
+	zone_unlock(z);
+	emit(ctl, "COMPACTION_END", control_job_result(job));
+}
+
+void control_daemon_notify(void *arg, enum compact_mode mode, const struct compact_stats *st,
+			   uint64_t elapsed_ns)
+{
+	struct control *ctl = arg;
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "policy", json_object_new_string("twoscanner"));
+	json_object_object_add(d, "trigger",
+			       json_object_new_string(mode == COMPACT_PROACTIVE ? "proactive" : "daemon"));
+	json_object_object_add(d, "result", json_object_new_string(compact_result_name(st->result)));
+	add_int(d, "frames-moved", st->moved);
+	add_int(d, "frames-failed", st->failed);
+	add_int(d, "migrate-scanned", st->migrate_scanned);
+	add_int(d, "free-scanned", st->free_scanned);
+	add_int(d, "duration-us", elapsed_ns / 1000);
+	emit(ctl, "COMPACTION_END", d);
+}
+
+static enum qmp_outcome cmd_compact(struct control *ctl, struct qmp_call *call)
+{
+	struct compact_job *job;
+	struct json_object *v;
+
+	if (ctl->pool->backing == POOL_HUGETLB) {
+		qmp_set_error(call, "GenericError",
+			      "Compaction moves 4 KiB frames, which a hugetlb pool cannot map");
+		return QMP_ERROR;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		qmp_set_error(call, "GenericError", "Out of memory");
+		return QMP_ERROR;
+	}
+	job->order = -1;
+	job->policy = ctl->policy;
+	if (json_object_object_get_ex(call->args, "order", &v))
+		job->order = json_object_get_int(v);
+	if (json_object_object_get_ex(call->args, "policy", &v) &&
+	    policy_parse(json_object_get_string(v), &job->policy)) {
+		free(job);
+		qmp_set_error(call, "GenericError",
+			      "Parameter 'policy' expects 'twoscanner', 'minmove' or 'minmove-max'");
+		return QMP_ERROR;
+	}
+	job->session_id = call->session->id;
+	job->id = call->id ? json_object_get(call->id) : NULL;
+	call->session->pending_replies++;
+	ctl->ops->submit(ctl, job);
+	return QMP_LATER;
+}
+
+static enum qmp_outcome cmd_set_compaction(struct control *ctl, struct qmp_call *call)
+{
+	enum compact_policy policy = ctl->policy;
+	struct json_object *v;
+
+	/* check everything before changing anything */
+	if (json_object_object_get_ex(call->args, "policy", &v) &&
+	    policy_parse(json_object_get_string(v), &policy)) {
+		qmp_set_error(call, "GenericError",
+			      "Parameter 'policy' expects 'twoscanner', 'minmove' or 'minmove-max'");
+		return QMP_ERROR;
+	}
+	ctl->policy = policy;
+	if (json_object_object_get_ex(call->args, "proactiveness", &v))
+		kcompactd_set_proactiveness(ctl->kcompactd, (unsigned int)json_object_get_int(v));
+	if (json_object_object_get_ex(call->args, "extfrag_threshold", &v)) {
+		zone_lock(zone_of(ctl));
+		ctl->compactor->extfrag_threshold = (unsigned int)json_object_get_int(v);
+		zone_unlock(zone_of(ctl));
+	}
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_compaction(struct control *ctl, struct qmp_call *call)
+{
+	struct kcompactd *kd = ctl->kcompactd;
+	struct json_object *r = json_object_new_object();
+	unsigned int proactiveness;
+
+	pthread_mutex_lock(&kd->lock);
+	proactiveness = kd->proactiveness;
+	add_int(r, "proactiveness", proactiveness);
+	add_int(r, "proactive-runs", kd->proactive_runs);
+	add_int(r, "deferred", kd->deferred);
+	pthread_mutex_unlock(&kd->lock);
+	zone_lock(zone_of(ctl));
+	add_int(r, "extfrag-threshold", ctl->compactor->extfrag_threshold);
+	add_int(r, "fragmentation-score", pool_fragmentation_score(zone_of(ctl)));
+	zone_unlock(zone_of(ctl));
+	add_int(r, "wmark-low", fragmentation_score_wmark(proactiveness, 1));
+	add_int(r, "wmark-high", fragmentation_score_wmark(proactiveness, 0));
+	json_object_object_add(r, "policy", json_object_new_string(policy_name(ctl->policy)));
+	call->ret = r;
+	return QMP_DONE;
+}
+
+/* ---- the VM ---- */
+
+static enum qmp_outcome cmd_stop(struct control *ctl, struct qmp_call *call)
+{
+	(void)call;
+	ctl->ops->stop(ctl);
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_cont(struct control *ctl, struct qmp_call *call)
+{
+	(void)call;
+	ctl->ops->cont(ctl);
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_quit(struct control *ctl, struct qmp_call *call)
+{
+	(void)call;
+	ctl->ops->quit(ctl);
+	return QMP_DONE;
+}
+
+const struct qmp_command qmp_commands[] = {
+	{ "query-status", cmd_query_status, { { NULL } } },
+	{ "query-memory", cmd_query_memory, { { NULL } } },
+	{ "query-buddyinfo", cmd_query_buddyinfo, { { NULL } } },
+	{ "query-pagetypeinfo", cmd_query_pagetypeinfo, { { NULL } } },
+	{ "query-extfrag", cmd_query_extfrag, { { NULL } } },
+	{ "query-unusable", cmd_query_unusable, { { NULL } } },
+	{ "query-vmstat", cmd_query_vmstat, { { NULL } } },
+	{ "query-frame-map", cmd_query_frame_map, { { NULL } } },
+	{ "query-compaction", cmd_query_compaction, { { NULL } } },
+	{ "compact", cmd_compact, {
+		{ "order", QMP_INT, true, 0, MAX_ORDER },
+		{ "policy", QMP_STR, true, 0, 0 },
+		{ NULL } } },
+	{ "set-compaction", cmd_set_compaction, {
+		{ "proactiveness", QMP_INT, true, 0, 100 },
+		{ "extfrag_threshold", QMP_INT, true, 0, 1000 },
+		{ "policy", QMP_STR, true, 0, 0 },
+		{ NULL } } },
+	{ "stop", cmd_stop, { { NULL } } },
+	{ "cont", cmd_cont, { { NULL } } },
+	{ "quit", cmd_quit, { { NULL } } },
+	{ NULL, NULL, { { NULL } } },
+};

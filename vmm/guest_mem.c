@@ -1,0 +1,326 @@
+/* Realising the p2m in the memslot, and the frame-level work behind the
+ * guest's populate and discard requests. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vmm/guest_mem.h"
+#include "vmm/sysctl.h"
+
+#define HUGE_FRAMES	512
+#define OTHER_MAPPINGS	8192	/* the rest of the process: libraries, stacks, pool view */
+
+/* Is the boundary between gfn g and g + 1 also a boundary between
+ * mappings? */
+static bool is_break(const struct guest_mem *gm, uint32_t g)
+{
+	uint32_t a = p2m_lookup(gm->p2m, g), b = p2m_lookup(gm->p2m, g + 1);
+
+	if (a == PFN_NONE || b == PFN_NONE)
+		return (a == PFN_NONE) != (b == PFN_NONE);
+	return b != a + 1;
+}
+
+/* Breaks at the boundaries after gfns [lo, hi), clamped to the memory. */
+static uint64_t breaks_in(const struct guest_mem *gm, int64_t lo, int64_t hi)
+{
+	uint64_t n = 0;
+
+	if (lo < 0)
+		lo = 0;
+	if (hi > (int64_t)gm->nr_gfns - 1)
+		hi = (int64_t)gm->nr_gfns - 1;
+	for (int64_t g = lo; g < hi; g++)
+		n += is_break(gm, (uint32_t)g);
+	return n;
+}
+
+uint64_t guest_mem_count_mappings(const struct guest_mem *gm)
+{
+	return 1 + breaks_in(gm, 0, gm->nr_gfns);
+}
+
+uint64_t guest_mem_mappings(struct guest_mem *gm)
+{
+	if (gm->mappings_stale) {
+		gm->nr_mappings = guest_mem_count_mappings(gm);
+		gm->mappings_stale = false;
+	}
+	return gm->nr_mappings;
+}
+
+int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uint64_t size,
+		   char *err, size_t errlen)
+{
+	uint64_t align = 2ULL << 20, worst;
+	long limit;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->pool = pool;
+	gm->p2m = p2m;
+	gm->size = size;
+	gm->nr_gfns = (uint32_t)(size >> FRAME_SHIFT);
+	gm->unit = pool->backing == POOL_HUGETLB ? HUGE_FRAMES : 1;
+	gm->saved_max_map_count = -1;
+
+	/* a fully scattered guest needs a mapping per unit; make sure the
+	 * host allows that many before the guest starts */
+	worst = gm->nr_gfns / gm->unit + 1 + OTHER_MAPPINGS;
+	limit = sysctl_read_long("vm/max_map_count");
+	if (limit < 0) {
+		snprintf(err, errlen, "cannot read vm.max_map_count: %s", strerror((int)-limit));
+		return (int)limit;
+	}
+	if ((uint64_t)limit < worst) {
+		int rc = sysctl_write_long("vm/max_map_count", (long)worst);
+
+		if (rc) {
+			snprintf(err, errlen,
+				 "vm.max_map_count is %ld, but a %lu MiB guest may need %lu mappings "
+				 "and it cannot be raised (%s): run as root, or sysctl -w vm.max_map_count=%lu",
+				 limit, (unsigned long)(size >> 20), (unsigned long)worst, strerror(-rc),
+				 (unsigned long)worst);
+			return -EPERM;
+		}
+		gm->saved_max_map_count = limit;
+		limit = (long)worst;
+	}
+	gm->map_limit = limit - OTHER_MAPPINGS;
+
+	/* reserve the range, aligned so guest and host addresses agree
+	 * modulo 2 MiB (what a 2 MiB host page behind guest memory needs) */
+	gm->reserve_size = size + align;
+	gm->reserve = mmap(NULL, gm->reserve_size, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (gm->reserve == MAP_FAILED) {
+		snprintf(err, errlen, "cannot reserve %lu MiB of address space: %s",
+			 (unsigned long)(size >> 20), strerror(errno));
+		gm->reserve = NULL;
+		return -errno;
+	}
+	gm->base = (uint8_t *)(((uintptr_t)gm->reserve + align - 1) & ~(uintptr_t)(align - 1));
+	gm->nr_mappings = 1;
+	return 0;
+}
+
+void guest_mem_destroy(struct guest_mem *gm)
+{
+	if (gm->reserve)
+		munmap(gm->reserve, gm->reserve_size);
+	gm->reserve = NULL;
+	if (gm->saved_max_map_count >= 0)
+		sysctl_write_long("vm/max_map_count", gm->saved_max_map_count);
+	gm->saved_max_map_count = -1;
+}
+
+int guest_mem_remap(struct guest_mem *gm, uint32_t gfn, uint32_t n)
+{
+	uint32_t end = gfn + n;
+
+	while (gfn < end) {
+		uint32_t pfn = p2m_lookup(gm->p2m, gfn), len = 1;
+		void *addr = gm->base + ((uint64_t)gfn << FRAME_SHIFT), *got;
+
+		if (pfn == PFN_NONE) {
+			while (gfn + len < end && p2m_lookup(gm->p2m, gfn + len) == PFN_NONE)
+				len++;
+			got = mmap(addr, (uint64_t)len << FRAME_SHIFT, PROT_NONE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		} else {
+			while (gfn + len < end && p2m_lookup(gm->p2m, gfn + len) == pfn + len)
+				len++;
+			got = mmap(addr, (uint64_t)len << FRAME_SHIFT, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_FIXED, gm->pool->fd, (off_t)pfn << FRAME_SHIFT);
+		}
+		if (got == MAP_FAILED)
+			return -errno;
+		gfn += len;
+	}
+	return 0;
+}
+
+int guest_mem_populate_all(struct guest_mem *gm, uint32_t n)
+{
+	struct zone *z = &gm->pool->zone;
+
+	for (uint32_t gfn = 0; gfn < n;) {
+		unsigned int order = MAX_ORDER;
+		uint32_t pfn;
+		int err;
+
+		while ((gfn & ((1U << order) - 1)) || gfn + (1U << order) > n)
+			order--;
+		err = buddy_alloc(z, order, MIGRATE_MOVABLE, &pfn);
+		if (err)
+			return err;
+		buddy_split(z, pfn);
+		for (uint32_t i = 0; i < (1U << order); i++)
+			p2m_map(gm->p2m, gfn + i, pfn + i);
+		gfn += 1U << order;
+	}
+	gm->nr_mappings = guest_mem_count_mappings(gm);
+	return guest_mem_remap(gm, 0, gm->nr_gfns);
+}
+
+static void unpopulate(struct guest_mem *gm, uint32_t gfn, uint32_t n, const uint8_t *fresh)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t pfn;
+
+		if (fresh[i] && p2m_unmap(gm->p2m, gfn + i, &pfn) == 0)
+			buddy_free(&gm->pool->zone, pfn, 0);
+	}
+}
+
+int guest_mem_populate(struct guest_mem *gm, uint32_t gfn, uint32_t n)
+{
+	struct zone *z = &gm->pool->zone;
+	uint8_t *fresh = calloc(n, 1);
+	uint64_t before = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n), after;
+	int err = 0;
+
+	if (!fresh)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t pfn;
+
+		if (p2m_lookup(gm->p2m, gfn + i) != PFN_NONE)
+			continue;
+		err = buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfn);
+		if (err)
+			goto undo;
+		p2m_map(gm->p2m, gfn + i, pfn);
+		fresh[i] = 1;
+	}
+	after = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
+	guest_mem_mappings(gm);
+	if (gm->nr_mappings - before + after > (uint64_t)gm->map_limit) {
+		fprintf(stderr, "vmdefrag: populate refused: guest memory would need %lu mappings, "
+			"vm.max_map_count allows %ld\n",
+			(unsigned long)(gm->nr_mappings - before + after), gm->map_limit);
+		err = -ENOMEM;
+		goto undo;
+	}
+	err = guest_mem_remap(gm, gfn, n);
+	if (err)
+		goto undo;
+	gm->nr_mappings = gm->nr_mappings - before + after;
+	free(fresh);
+	return 0;
+undo:
+	unpopulate(gm, gfn, n, fresh);
+	free(fresh);
+	if (guest_mem_remap(gm, gfn, n)) {
+		fprintf(stderr, "vmdefrag: cannot restore guest mappings: %s\n", strerror(errno));
+		abort();
+	}
+	return err;
+}
+
+int guest_mem_discard(struct guest_mem *gm, uint32_t gfn, uint32_t n)
+{
+	struct zone *z = &gm->pool->zone;
+	uint64_t before = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
+	uint32_t run_start = PFN_NONE, run_len = 0;
+	void *got;
+
+	guest_mem_mappings(gm);
+	/* stop mapping the frames first: a punched frame still mapped would
+	 * come back as zeros at the guest's next touch */
+	got = mmap(gm->base + ((uint64_t)gfn << FRAME_SHIFT), (uint64_t)n << FRAME_SHIFT, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (got == MAP_FAILED) {
+		int err = -errno;
+
+		guest_mem_remap(gm, gfn, n);
+		return err;
+	}
+	for (uint32_t i = 0; i <= n; i++) {
+		uint32_t pfn = PFN_NONE;
+
+		if (i < n && p2m_unmap(gm->p2m, gfn + i, &pfn) == 0) {
+			/* a hole in a huge block: the host splits its huge page */
+			if (z->frames[pfn].flags & FRAME_HUGE)
+				for (uint32_t p = pfn & ~511U; p < (pfn & ~511U) + 512; p++)
+					z->frames[p].flags &= ~FRAME_HUGE;
+			buddy_free(z, pfn, 0);
+		}
+		/* punch per run of consecutive pool frames, not per frame */
+		if (run_len && pfn == run_start + run_len) {
+			run_len++;
+			continue;
+		}
+		if (run_len)
+			pool_punch(gm->pool, run_start, run_len);
+		run_start = pfn;
+		run_len = pfn != PFN_NONE;
+	}
+	gm->nr_mappings = gm->nr_mappings - before + breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
+	return 0;
+}
+
+/* Copies len bytes between guest memory at gpa and buf, page by page
+ * through the p2m and the pool's linear view. */
+static int guest_copy(struct guest_mem *gm, uint64_t gpa, uint8_t *buf, uint64_t len, bool to_guest)
+{
+	if (gpa >= gm->size || len > gm->size - gpa)
+		return -ERANGE;
+	while (len) {
+		uint32_t pfn = p2m_lookup(gm->p2m, (uint32_t)(gpa >> FRAME_SHIFT));
+		uint64_t off = gpa & (FRAME_SIZE - 1), chunk = FRAME_SIZE - off;
+		uint8_t *frame;
+
+		if (pfn == PFN_NONE)
+			return -EFAULT;
+		if (chunk > len)
+			chunk = len;
+		frame = (uint8_t *)pool_frame(gm->pool, pfn) + off;
+		if (to_guest)
+			memcpy(frame, buf, chunk);
+		else
+			memcpy(buf, frame, chunk);
+		buf += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int guest_read(struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len)
+{
+	return guest_copy(gm, gpa, buf, len, false);
+}
+
+int guest_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len)
+{
+	return guest_copy(gm, gpa, (uint8_t *)(uintptr_t)buf, len, true);
+}
+
+int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm)
+{
+	uintptr_t lo = (uintptr_t)gm->base, hi = lo + gm->size;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false;
+	int64_t kb = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, v;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			inside = start >= lo && end <= hi;
+			continue;
+		}
+		if (inside && (sscanf(line, "ShmemPmdMapped: %lu kB", &v) == 1 ||
+			       sscanf(line, "FilePmdMapped: %lu kB", &v) == 1 ||
+			       sscanf(line, "Private_Hugetlb: %lu kB", &v) == 1 ||
+			       sscanf(line, "Shared_Hugetlb: %lu kB", &v) == 1))
+			kb += (int64_t)v;
+	}
+	fclose(f);
+	return kb / 2048;
+}

@@ -1,0 +1,255 @@
+/* Huge regions for the guest: back-huge moves a 2 MiB guest range into one
+ * aligned pool block, in order; plug-huge plugs a fresh aligned block into
+ * the plug area. Either asks the kernel for a real 2 MiB host page
+ * (MADV_COLLAPSE on the shmem mapping), counts direct-compaction stalls as
+ * the kernel does, and wakes kcompactd after one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "guest/include/vmdefrag_abi.h"
+#include "vmm/vm.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define HUGE_FRAMES	512
+#define HUGE_BYTES	(2ULL << 20)
+
+int huge_init(struct vm *vm)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	char line[256] = "";
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	/* MADV_COLLAPSE works under every setting but deny */
+	vm->thp_denied = !f || strstr(line, "[deny]");
+	if (vm->pool.backing == POOL_MEMFD && vm->thp_denied)
+		fprintf(stderr, "vmdefrag: the host denies THP for shmem (%s): guest memory stays on "
+			"4 KiB pages\n", f ? "shmem_enabled is deny" : "no shmem_enabled");
+	/* where allowed, let the kernel use huge pages for guest memory */
+	if (vm->pool.backing == POOL_MEMFD && !vm->thp_denied)
+		madvise(vm->gm.base, vm->guest_bytes, MADV_HUGEPAGE);
+	if (vm->cfg.plug_bytes) {
+		vm->plugged = calloc(vm->cfg.plug_bytes / HUGE_BYTES, 1);
+		if (!vm->plugged)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Asks the kernel for a 2 MiB page behind [gpa, gpa + 2 MiB), backed by
+ * the pool block at pfn; true if it made one (EAGAIN is retried, as the
+ * kernel asks). */
+static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
+{
+	if (vm->pool.backing != POOL_MEMFD || vm->thp_denied)
+		return vm->pool.backing == POOL_HUGETLB;
+	/* collapse needs pages to gather: allocate any holes of the block */
+	fallocate(vm->pool.fd, FALLOC_FL_KEEP_SIZE, (off_t)pfn << FRAME_SHIFT, (off_t)HUGE_BYTES);
+	for (int tries = 0; tries < 3; tries++) {
+		if (!madvise(vm->gm.base + gpa, HUGE_BYTES, MADV_COLLAPSE))
+			return true;
+		if (errno != EAGAIN)
+			return false;
+	}
+	return false;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A free aligned block of order, compacting for it if need be. */
+static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
+{
+	struct zone *z = &vm->pool.zone;
+	uint64_t stalls, t0 = mono_ns();
+	int err;
+
+	zone_lock(z);
+	stalls = z->events[COMPACTSTALL];
+	zone_unlock(z);
+	err = compact_alloc_direct(&vm->compactor, order, MIGRATE_MOVABLE, pfn, NULL);
+	zone_lock(z);
+	*stall_ns = z->events[COMPACTSTALL] != stalls ? mono_ns() - t0 : 0;
+	if (err)
+		err = z->free_frames < (1ULL << order) ? VMD_E_NOMEM : VMD_E_FRAGMENTED;
+	else
+		buddy_split(z, *pfn);	/* order-0 frames, unowned: nobody moves them */
+	zone_unlock(z);
+	/* a stall: let kcompactd make the next request cheaper, as after a
+	 * failed high-order allocation in the kernel */
+	if (*stall_ns)
+		kcompactd_wakeup(&vm->kcompactd, order);
+	return err;
+}
+
+static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
+{
+	zone_lock(&vm->pool.zone);
+	for (uint32_t i = 0; i < n; i++)
+		buddy_free(&vm->pool.zone, pfn + i, 0);
+	zone_unlock(&vm->pool.zone);
+}
+
+static int map_block(struct vm *vm, uint64_t gpa, uint32_t pfn, uint32_t n)
+{
+	void *got = mmap(vm->gm.base + gpa, (uint64_t)n << FRAME_SHIFT, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, vm->pool.fd, (off_t)pfn << FRAME_SHIFT);
+
+	return got == MAP_FAILED ? -errno : 0;
+}
+
+int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
+{
+	struct zone *z = &vm->pool.zone;
+	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), blk = PFN_NONE, old[HUGE_FRAMES];
+	bool in_order = true;
+	int status = VMD_OK;
+
+	*huge = *stall_ns = 0;
+	if (gpa & (HUGE_BYTES - 1))
+		return VMD_E_ALIGN;
+	if (gpa >= vm->guest_bytes)
+		return VMD_E_RANGE;
+	if (vm->pool.backing == POOL_HUGETLB) {
+		*huge = 1;	/* every 2 MiB is a hugetlb page already */
+		return VMD_OK;
+	}
+	zone_lock(z);
+	for (uint32_t i = 0; i < HUGE_FRAMES; i++) {
+		uint32_t pfn = p2m_lookup(&vm->p2m, g0 + i);
+
+		if (pfn != PFN_NONE && (z->frames[pfn].flags & FRAME_PINNED))
+			status = VMD_E_PINNED;
+		if (pfn == PFN_NONE || (pfn & (HUGE_FRAMES - 1)) != i ||
+		    pfn != p2m_lookup(&vm->p2m, g0) + i)
+			in_order = false;
+	}
+	/* marked while the lock is held, so compaction leaves it be */
+	if (!status && in_order) {
+		blk = p2m_lookup(&vm->p2m, g0);
+		for (uint32_t i = 0; i < HUGE_FRAMES; i++)
+			z->frames[blk + i].flags |= FRAME_HUGE;
+	}
+	zone_unlock(z);
+	if (status)
+		return status;
+	if (!in_order) {
+		status = get_block(vm, PAGEBLOCK_ORDER, &blk, stall_ns);
+		if (status)
+			return status;
+		zone_lock(z);
+		/* the range may have changed while we compacted: check again */
+		for (uint32_t i = 0; i < HUGE_FRAMES && !status; i++) {
+			old[i] = p2m_lookup(&vm->p2m, g0 + i);
+			if (old[i] != PFN_NONE && (z->frames[old[i]].flags & FRAME_PINNED))
+				status = VMD_E_PINNED;
+		}
+		if (status) {
+			zone_unlock(z);
+			release_block(vm, blk, HUGE_FRAMES);
+			return status;
+		}
+		vm_pause(vm);
+		for (uint32_t i = 0; i < HUGE_FRAMES; i++)
+			if (old[i] != PFN_NONE)
+				memcpy(pool_frame(&vm->pool, blk + i), pool_frame(&vm->pool, old[i]), FRAME_SIZE);
+		if (map_block(vm, gpa, blk, HUGE_FRAMES)) {
+			guest_mem_remap(&vm->gm, g0, HUGE_FRAMES);
+			vm_resume(vm);
+			zone_unlock(z);
+			release_block(vm, blk, HUGE_FRAMES);
+			return VMD_E_NOMEM;
+		}
+		vm_resume(vm);
+		for (uint32_t i = 0; i < HUGE_FRAMES; i++) {
+			uint32_t pfn;
+
+			if (p2m_unmap(&vm->p2m, g0 + i, &pfn) == 0) {
+				z->frames[pfn].flags &= ~FRAME_HUGE;
+				buddy_free(z, pfn, 0);
+				pool_punch(&vm->pool, pfn, 1);
+			}
+			p2m_map(&vm->p2m, g0 + i, blk + i);
+			z->frames[blk + i].flags |= FRAME_HUGE;
+		}
+		vm->gm.mappings_stale = true;
+		zone_unlock(z);
+	}
+	*huge = collapse(vm, gpa, blk);
+	return VMD_OK;
+}
+
+int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, uint64_t *stall_ns)
+{
+	struct zone *z = &vm->pool.zone;
+	uint64_t slots = vm->cfg.plug_bytes / HUGE_BYTES, need, start = UINT64_MAX;
+	uint32_t blk, n = 1U << order;
+	int status;
+
+	*gpa = *huge = *stall_ns = 0;
+	if (order < PAGEBLOCK_ORDER || order > MAX_ORDER)
+		return VMD_E_INVAL;
+	if (vm->pool.backing == POOL_HUGETLB && order != PAGEBLOCK_ORDER)
+		return VMD_E_INVAL;
+	need = 1ULL << (order - PAGEBLOCK_ORDER);
+	/* the plug area's 2 MiB slots: first fit, aligned to the block */
+	zone_lock(z);
+	for (uint64_t s = 0; s + need <= slots && start == UINT64_MAX; s += need) {
+		bool free_run = true;
+
+		for (uint64_t k = 0; k < need; k++)
+			free_run &= !vm->plugged[s + k];
+		if (free_run)
+			start = s;
+	}
+	if (start != UINT64_MAX)
+		memset(vm->plugged + start, 1, need);
+	zone_unlock(z);
+	if (start == UINT64_MAX)
+		return VMD_E_NOMEM;
+	status = get_block(vm, order, &blk, stall_ns);
+	if (status) {
+		zone_lock(z);
+		memset(vm->plugged + start, 0, need);
+		zone_unlock(z);
+		return status;
+	}
+	*gpa = vm->cfg.mem_bytes + start * HUGE_BYTES;
+	zone_lock(z);
+	for (uint32_t i = 0; i < n; i++) {
+		p2m_map(&vm->p2m, (uint32_t)(*gpa >> FRAME_SHIFT) + i, blk + i);
+		z->frames[blk + i].flags |= FRAME_HUGE;
+	}
+	if (map_block(vm, *gpa, blk, n)) {
+		for (uint32_t i = 0; i < n; i++)
+			p2m_unmap(&vm->p2m, (uint32_t)(*gpa >> FRAME_SHIFT) + i, NULL);
+		guest_mem_remap(&vm->gm, (uint32_t)(*gpa >> FRAME_SHIFT), n);
+		memset(vm->plugged + start, 0, need);
+		zone_unlock(z);
+		release_block(vm, blk, n);
+		return VMD_E_NOMEM;
+	}
+	vm->gm.mappings_stale = true;
+	zone_unlock(z);
+	*huge = 1;
+	for (uint64_t off = 0; off < (uint64_t)n << FRAME_SHIFT; off += HUGE_BYTES)
+		if (!collapse(vm, *gpa + off, blk + (uint32_t)(off >> FRAME_SHIFT)))
+			*huge = 0;
+	return VMD_OK;
+}

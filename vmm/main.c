@@ -1,0 +1,30 @@
+/* vmdefrag: a KVM VMM whose point is guest memory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/builtin.h"
+#include "vmm/vm.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, uint64_t t_start_ns);
+	const char *help;
+} commands[] = {
+	{ "run", cmd_run, "boot a guest and serve it" },
+};
+
+int main(int argc, char **argv)
+{
+	uint64_t t_start = now_ns();
+
+	if (argc >= 2) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[1], commands[i].name))
+				return commands[i].fn(argc - 1, argv + 1, t_start);
+	}
+	fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
+		"usage: vmdefrag COMMAND [options]\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(stdout, "  %-8s %s\n", commands[i].name, commands[i].help);
+	return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+}

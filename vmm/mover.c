@@ -1,0 +1,108 @@
+/* The VMM's mover: moves guest frames to new pool frames under a running
+ * guest. Why a pause: every vCPU is held out of KVM_RUN for the batch, so
+ * no guest write can race the copy - simple, and correct for any access
+ * pattern (a userfaultfd write-protect scheme would stall only the vCPUs
+ * that touch a moving page, but costs a registration per page and a
+ * re-registration after each remap). The pause is short because the batch
+ * is small and coalesced: sources sorted by guest frame get destinations
+ * in ascending order, so guest-consecutive frames land on consecutive pool
+ * frames and one mmap covers each run. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vmm/mover.h"
+#include "vmm/vm.h"
+
+static int cmp_gfn(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return x->gfn < y->gfn ? -1 : x->gfn > y->gfn;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reorders the batch by guest frame and gives it the destinations in
+ * ascending order (any destination serves any source). */
+static void pair_up(struct migration *batch, unsigned int nr, uint32_t *scratch)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		scratch[i] = batch[i].dst;
+	qsort(scratch, nr, sizeof(*scratch), cmp_u32);
+	qsort(batch, nr, sizeof(*batch), cmp_gfn);
+	for (unsigned int i = 0; i < nr; i++)
+		batch[i].dst = scratch[i];
+}
+
+/* Points the guest frames of batch[i..i+len) at their destinations. */
+static int remap_run(struct vm *vm, const struct migration *m, unsigned int len)
+{
+	void *addr = vm->gm.base + ((uint64_t)m->gfn << FRAME_SHIFT);
+	void *got = mmap(addr, (uint64_t)len << FRAME_SHIFT, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, vm->pool.fd, (off_t)m->dst << FRAME_SHIFT);
+
+	return got == MAP_FAILED ? -errno : 0;
+}
+
+static void punch_sources(struct vm *vm, const struct migration *batch, unsigned int nr,
+			  uint32_t *scratch)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < nr; i++)
+		if (!batch[i].result)
+			scratch[n++] = batch[i].src;
+	qsort(scratch, n, sizeof(*scratch), cmp_u32);
+	for (unsigned int i = 0, len; i < n; i += len) {
+		for (len = 1; i + len < n && scratch[i + len] == scratch[i] + len; len++)
+			;
+		pool_punch(&vm->pool, scratch[i], len);
+	}
+}
+
+void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
+{
+	struct vm *vm = arg;
+	uint32_t *scratch = malloc(nr * sizeof(*scratch));
+
+	if (!scratch || vm->pool.backing == POOL_HUGETLB) {
+		/* hugetlb frames map in 2 MiB units only */
+		for (unsigned int i = 0; i < nr; i++)
+			batch[i].result = scratch ? -EOPNOTSUPP : -ENOMEM;
+		free(scratch);
+		return;
+	}
+	pair_up(batch, nr, scratch);
+	vm_pause(vm);
+	for (unsigned int i = 0; i < nr; i++) {
+		memcpy(pool_frame(&vm->pool, batch[i].dst), pool_frame(&vm->pool, batch[i].src),
+		       FRAME_SIZE);
+		batch[i].result = 0;
+	}
+	for (unsigned int i = 0, len; i < nr; i += len) {
+		int err;
+
+		for (len = 1; i + len < nr && batch[i + len].gfn == batch[i].gfn + len &&
+			      batch[i + len].dst == batch[i].dst + len; len++)
+			;
+		err = remap_run(vm, &batch[i], len);
+		if (err) {
+			/* leave these where they were: map the sources back */
+			for (unsigned int k = i; k < i + len; k++) {
+				batch[k].result = err;
+				guest_mem_remap(&vm->gm, batch[k].gfn, 1);
+			}
+		}
+	}
+	vm_resume(vm);
+	punch_sources(vm, batch, nr, scratch);
+	vm->gm.mappings_stale = true;
+	free(scratch);
+}

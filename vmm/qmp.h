@@ -1,0 +1,79 @@
+/* QMP wire protocol for the control socket (qemu docs/interop/qmp-spec.rst):
+ * one session per connection, fed raw bytes, answering through a send
+ * callback. Parsing is json-c's; commands come from a table with typed
+ * argument specs, so every request is checked before a handler runs.
+ * Knows nothing of sockets, so it can be fuzzed alone. */
+#ifndef VMM_QMP_H
+#define VMM_QMP_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QMP_MAX_REQUEST		(64 * 1024)	/* bytes of one request */
+
+struct control;
+
+struct qmp_session {
+	struct json_tokener *tok;
+	size_t pending;			/* bytes of the request being read */
+	bool negotiated;
+	bool closing;			/* close once the output is flushed */
+	unsigned int pending_replies;	/* QMP_LATER replies still to come */
+	uint64_t id;			/* unique per connection, never reused */
+	struct control *ctl;
+	void (*send)(void *arg, const char *text, size_t len);
+	void *send_arg;
+};
+
+enum qmp_arg_type { QMP_INT, QMP_STR, QMP_BOOL };
+
+struct qmp_arg {
+	const char *name;
+	enum qmp_arg_type type;
+	bool optional;
+	int64_t min, max;		/* QMP_INT only */
+};
+
+/* What a handler says: a return value (*ret, may stay NULL for {}), an
+ * error, or that the reply will come later through qmp_reply(). */
+enum qmp_outcome { QMP_DONE, QMP_ERROR, QMP_LATER };
+
+struct qmp_call {
+	struct qmp_session *session;
+	struct json_object *args;	/* checked against the spec */
+	struct json_object *id;		/* to echo, or NULL */
+	struct json_object *ret;
+	const char *err_class;
+	char err_desc[256];
+};
+
+struct qmp_command {
+	const char *name;
+	enum qmp_outcome (*fn)(struct control *ctl, struct qmp_call *call);
+	struct qmp_arg args[4];		/* ends at a NULL name */
+};
+
+void qmp_session_init(struct qmp_session *s, struct control *ctl, uint64_t id,
+		      void (*send)(void *arg, const char *text, size_t len), void *arg);
+void qmp_session_destroy(struct qmp_session *s);
+void qmp_send_greeting(struct qmp_session *s);
+/* Feeds bytes from the peer; parses and answers every complete request. */
+void qmp_session_feed(struct qmp_session *s, const char *buf, size_t len);
+
+/* Sends a message object (consumed) as one line. */
+void qmp_send(struct qmp_session *s, struct json_object *msg);
+/* Builds {"return": ret, "id": id} (ret consumed, NULL = {}). */
+struct json_object *qmp_make_return(struct json_object *ret, struct json_object *id);
+struct json_object *qmp_make_error(const char *cls, const char *desc, struct json_object *id);
+/* {"event": name, "data": data, "timestamp": ...} (data consumed). */
+struct json_object *qmp_make_event(const char *name, struct json_object *data);
+
+void qmp_set_error(struct qmp_call *call, const char *cls, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The command table (vmm/commands.c). */
+extern const struct qmp_command qmp_commands[];
+
+#endif

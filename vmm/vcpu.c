@@ -1,0 +1,222 @@
+/* vCPU threads: KVM_RUN, exits, crashes, kicks. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "guest/include/vmdefrag_abi.h"
+#include "vmm/vm.h"
+
+#define KICK_SIGNAL	SIGUSR1
+
+static void kick_handler(int sig)
+{
+	(void)sig;	/* only here to interrupt KVM_RUN */
+}
+
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
+{
+	int err;
+
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (vcpu->fd < 0) {
+		err = -errno;
+		fprintf(stderr, "vmdefrag: KVM_CREATE_VCPU %u: %s\n", id, strerror(errno));
+		return err;
+	}
+	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		vcpu->run = NULL;
+		return -errno;
+	}
+	if (id == 0) {
+		int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+
+		vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+	}
+	err = x86_setup_vcpu(vm, vcpu);
+	if (err)
+		fprintf(stderr, "vmdefrag: cannot set up vCPU %u: %s\n", id, strerror(-err));
+	return err;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->vm->run_size);
+	if (vcpu->fd > 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...)
+{
+	struct kvm_regs regs;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+		fprintf(stderr, "vmdefrag: guest crashed on vCPU %u: %s (rip 0x%llx, rsp 0x%llx, "
+			"rflags 0x%llx)\n", vcpu->id, why, regs.rip, regs.rsp, regs.rflags);
+	else
+		fprintf(stderr, "vmdefrag: guest crashed on vCPU %u: %s\n", vcpu->id, why);
+	vm_stop(vcpu->vm, VMD_EXIT_CRASH);
+}
+
+/* Waits out any pause, then marks the vCPU as in the guest; false when
+ * the run is ending. */
+static bool enter_guest(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	bool go;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->pause_depth && !vm->stopping)
+		pthread_cond_wait(&vm->resume_cond, &vm->lock);
+	go = !vm->stopping;
+	if (go) {
+		vcpu->in_guest = true;
+		vm->in_guest++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return go;
+}
+
+static void leave_guest(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	vcpu->in_guest = false;
+	if (!--vm->in_guest)
+		pthread_cond_broadcast(&vm->paused_cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	if (run->io.port == VMD_PORT && run->io.direction == KVM_EXIT_IO_OUT &&
+	    run->io.size == 4 && run->io.count == 1) {
+		uint32_t gpa;
+
+		memcpy(&gpa, data, sizeof(gpa));
+		pvmem_handle(vcpu, gpa);
+		return;
+	}
+	/* nothing else lives on the I/O bus: reads float high, writes vanish */
+	if (run->io.direction == KVM_EXIT_IO_IN)
+		memset(data, 0xff, (size_t)run->io.size * run->io.count);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	while (!vcpu->done && enter_guest(vcpu)) {
+		struct kvm_run *run = vcpu->run;
+		int ret = ioctl(vcpu->fd, KVM_RUN, 0), err = errno;
+
+		leave_guest(vcpu);
+		errno = err;
+		if (ret < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				continue;
+			}
+			if (errno == EFAULT)
+				vcpu_crash(vcpu, "KVM_RUN: bad address: the guest touched memory that is "
+					   "not backed (a page it discarded?)");
+			else
+				vcpu_crash(vcpu, "KVM_RUN: %s", strerror(errno));
+			break;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(vcpu);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vcpu_crash(vcpu, "triple fault (an exception; guests have no IDT)");
+			break;
+		case KVM_EXIT_HLT:
+			vcpu_crash(vcpu, "hlt");
+			break;
+		case KVM_EXIT_MMIO:
+			vcpu_crash(vcpu, "%s of guest-physical 0x%llx, outside guest memory",
+				   run->mmio.is_write ? "write" : "read", run->mmio.phys_addr);
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			vcpu_crash(vcpu, "KVM entry failed, hardware reason 0x%llx",
+				   run->fail_entry.hardware_entry_failure_reason);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			vcpu_crash(vcpu, "KVM internal error, suberror %u", run->internal.suberror);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		default:
+			vcpu_crash(vcpu, "unexpected KVM exit reason %u", run->exit_reason);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu)
+{
+	static bool installed;
+	int err;
+
+	if (!installed) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = kick_handler;	/* no SA_RESTART: KVM_RUN must return */
+		sigaction(KICK_SIGNAL, &sa, NULL);
+		installed = true;
+	}
+	err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	if (err)
+		return -err;
+	pthread_mutex_lock(&vcpu->vm->lock);
+	vcpu->started = true;
+	if (vcpu->vm->stopping)
+		vcpu_kick(vcpu);
+	pthread_mutex_unlock(&vcpu->vm->lock);
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	/* immediate_exit covers a kick that lands just before KVM_RUN */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(vcpu->thread, KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *vcpu)
+{
+	bool started;
+
+	pthread_mutex_lock(&vcpu->vm->lock);
+	started = vcpu->started;
+	vcpu->started = false;
+	pthread_mutex_unlock(&vcpu->vm->lock);
+	if (started)
+		pthread_join(vcpu->thread, NULL);
+}

@@ -1,0 +1,195 @@
+/* Creating and tearing down the VM; how a run ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/mover.h"
+#include "vmm/vm.h"
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int kvm_error(const char *what)
+{
+	int err = -errno;
+
+	fprintf(stderr, "vmdefrag: %s: %s\n", what, strerror(errno));
+	return err;
+}
+
+static int open_kvm(struct vm *vm)
+{
+	int version, size;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return kvm_error("cannot open /dev/kvm");
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		fprintf(stderr, "vmdefrag: /dev/kvm speaks API version %d, not %d\n", version,
+			KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return kvm_error("KVM_CREATE_VM");
+	size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size <= 0)
+		return kvm_error("KVM_GET_VCPU_MMAP_SIZE");
+	vm->run_size = (size_t)size;
+	/* needed by VMX for real mode; harmless otherwise (kvmtool does it) */
+	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+	return 0;
+}
+
+static int set_memslot(struct vm *vm)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->guest_bytes,
+		.userspace_addr = (uintptr_t)vm->gm.base,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
+		return kvm_error("KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	uint64_t frames = cfg->mem_bytes >> FRAME_SHIFT;
+	char err_text[512];
+	int err;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->guest_bytes = cfg->mem_bytes + cfg->plug_bytes;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->paused_cond, NULL);
+	pthread_cond_init(&vm->resume_cond, NULL);
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return kvm_error("eventfd");
+
+	err = pool_create(&vm->pool, cfg->backing, frames, cfg->backing_path);
+	if (err) {
+		fprintf(stderr, "vmdefrag: cannot create the %s pool of %lu MiB: %s%s\n",
+			pool_backing_name(cfg->backing), (unsigned long)(cfg->mem_bytes >> 20),
+			strerror(-err), cfg->backing == POOL_HUGETLB && err == -ENOMEM ?
+			" (not enough huge pages: see /proc/sys/vm/nr_hugepages)" : "");
+		return err;
+	}
+	err = p2m_init(&vm->p2m, &vm->pool.zone, (uint32_t)(vm->guest_bytes >> FRAME_SHIFT));
+	if (err)
+		return err;
+	compactor_init(&vm->compactor, &vm->pool.zone, &vm->p2m, vmm_migrate, vm);
+	vm->compactor.batch = cfg->batch ? cfg->batch : COMPACT_CLUSTER_MAX;
+	kcompactd_init(&vm->kcompactd, &vm->compactor);
+	kcompactd_set_proactiveness(&vm->kcompactd, cfg->proactiveness);
+	err = guest_mem_init(&vm->gm, &vm->pool, &vm->p2m, vm->guest_bytes, err_text, sizeof(err_text));
+	if (err) {
+		fprintf(stderr, "vmdefrag: %s\n", err_text);
+		return err;
+	}
+	err = open_kvm(vm);
+	if (err)
+		return err;
+	err = guest_mem_populate_all(&vm->gm, (uint32_t)(cfg->mem_bytes >> FRAME_SHIFT));
+	if (err) {
+		fprintf(stderr, "vmdefrag: cannot map guest memory: %s\n", strerror(-err));
+		return err;
+	}
+	err = set_memslot(vm);
+	if (!err)
+		err = huge_init(vm);
+	if (!err)
+		err = x86_setup_memory(vm);
+	if (!err)
+		err = load_elf(vm, cfg->guest_path);
+	if (err)
+		return err;
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < cfg->nr_cpus; i++) {
+		err = vcpu_create(vm, &vm->vcpus[i], i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus)
+		for (unsigned int i = 0; i < vm->cfg.nr_cpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	guest_mem_destroy(&vm->gm);
+	if (vm->p2m.pfn_of)
+		p2m_destroy(&vm->p2m);
+	if (vm->pool.zone.frames)
+		pool_destroy(&vm->pool);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	free(vm->plugged);
+	vm->plugged = NULL;
+	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+}
+
+void vm_stop(struct vm *vm, int code)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->stopping) {
+		vm->stopping = true;
+		vm->exit_code = code;
+		if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+			perror("vmdefrag: eventfd");
+	}
+	/* a vCPU started later kicks itself (vcpu_start) */
+	for (unsigned int i = 0; i < vm->cfg.nr_cpus; i++)
+		if (vm->vcpus[i].started)
+			vcpu_kick(&vm->vcpus[i]);
+	pthread_cond_broadcast(&vm->resume_cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_depth++;
+	for (unsigned int i = 0; i < vm->cfg.nr_cpus; i++)
+		if (vm->vcpus[i].started && vm->vcpus[i].in_guest)
+			vcpu_kick(&vm->vcpus[i]);
+	while (vm->in_guest)
+		pthread_cond_wait(&vm->paused_cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->pause_depth && !--vm->pause_depth)
+		pthread_cond_broadcast(&vm->resume_cond);
+	pthread_mutex_unlock(&vm->lock);
+}

@@ -1,0 +1,121 @@
+/* The VM: KVM handles, guest memory over the frame pool, vCPUs, and how a
+ * run ends. One struct vm per process (kvmtool's struct kvm).
+ *
+ * Locking: pool.zone.lock protects the pool, the p2m and the memslot's
+ * mappings (guest_mem); vm->lock protects the run state below it. */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm/kcompactd.h"
+#include "mm/p2m.h"
+#include "mm/pool.h"
+#include "vmm/guest_mem.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	bool done;			/* the guest said VMD_OP_VCPU_DONE */
+	bool in_guest;			/* inside KVM_RUN (vm->lock) */
+};
+
+struct vm_config {
+	const char *guest_path;
+	uint64_t mem_bytes;
+	unsigned int nr_cpus;
+	enum pool_backing backing;
+	const char *backing_path;
+	const char *args;		/* --args, handed to the guest */
+	bool stats;			/* print memory and timing figures at exit */
+	bool views;			/* print buddyinfo & co. at start and exit */
+	const char *socket_path;	/* --socket: the control socket */
+	unsigned int proactiveness;	/* kcompactd's, 0..100 */
+	unsigned int batch;		/* frames per move batch (one vCPU pause) */
+	uint64_t plug_bytes;		/* guest-physical space after RAM for plug-huge;
+					 * its frames come from the same pool */
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct pool pool;
+	struct p2m p2m;
+	struct guest_mem gm;
+	struct compactor compactor;	/* over the pool, moving with vmm_migrate */
+	struct kcompactd kcompactd;
+	uint64_t guest_bytes;		/* RAM and the plug area: the memslot */
+	uint64_t image_end;		/* first free address after the image */
+	uint8_t *plugged;		/* per 2 MiB slot of the plug area: handed out */
+	bool thp_denied;		/* shmem THP is "deny": stay on 4 KiB pages */
+	uint64_t entry;
+	uint32_t tsc_khz;
+	struct vcpu *vcpus;
+
+	pthread_mutex_t lock;
+	pthread_cond_t paused_cond;	/* signalled when in_guest drops to 0 */
+	pthread_cond_t resume_cond;	/* signalled when pause_depth drops to 0 */
+	unsigned int pause_depth;	/* vm_pause() callers not yet resumed */
+	unsigned int in_guest;		/* vCPUs inside KVM_RUN */
+	bool user_paused;		/* the control socket's stop */
+	bool stopping;
+	int exit_code;
+	unsigned int vcpus_done;
+	int stop_efd;			/* eventfd: the run has ended */
+	uint64_t t_start_ns;		/* process start (main) */
+	uint64_t t_booted_ns;		/* first guest request */
+	uint64_t t_booted_unix_ns;	/* the same on the wall clock, for tools */
+};
+
+uint64_t now_ns(void);
+
+/* vm.c */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+/* Ends the run with code (the first code wins) and kicks every vCPU. */
+void vm_stop(struct vm *vm, int code);
+
+/* Holds every vCPU outside KVM_RUN until vm_resume(): on return no guest
+ * instruction runs, so guest memory can be copied and remapped safely. A
+ * vCPU busy in the VMM (handling a request) counts as paused: it cannot
+ * touch guest memory but through the p2m, under the zone lock. Nests. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);
+int vcpu_start(struct vcpu *vcpu);
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+/* Prints why the guest crashed, with the vCPU's registers, and stops. */
+void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* huge.c: back-huge and plug-huge (see vmdefrag_abi.h); status codes.
+ * Called without the zone lock. */
+int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns);
+int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, uint64_t *stall_ns);
+int huge_init(struct vm *vm);
+
+/* pvmem.c: handles the request block at gpa (the guest interface). */
+void pvmem_handle(struct vcpu *vcpu, uint64_t gpa);
+
+/* loader.c */
+int load_elf(struct vm *vm, const char *path);
+
+/* x86.c: long mode at CPL 3 */
+int x86_setup_memory(struct vm *vm);
+int x86_setup_vcpu(struct vm *vm, struct vcpu *vcpu);
+
+#endif
