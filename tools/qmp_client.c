@@ -264,6 +264,7 @@ static int qmp_send(struct qmp_client *c, const char *cmd, struct json_object *a
 {
 	struct json_object *req = json_object_new_object();
 	const char *text;
+	char *line;
 	int r = -1;
 
 	if (!req) {
@@ -275,10 +276,17 @@ static int qmp_send(struct qmp_client *c, const char *cmd, struct json_object *a
 		json_object_object_add(req, "arguments", json_object_get(args));
 	json_object_object_add(req, "id", json_object_new_int64(id));
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	if (!text)
+	line = text ? malloc(strlen(text) + 3) : NULL;
+	if (!line) {
 		qmp_break(c, ENOMEM, "out of memory");
-	else if (!qmp_write_all(c, text, strlen(text)))
-		r = qmp_write_all(c, "\r\n", 2);
+	} else {
+		/* one write: the server may act on the object (quit) and close
+		 * before a separate line end would reach it */
+		strcpy(line, text);
+		strcat(line, "\r\n");
+		r = qmp_write_all(c, line, strlen(line));
+	}
+	free(line);
 	json_object_put(req);
 	return r;
 }
