@@ -63,30 +63,22 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	gm->size = size;
 	gm->nr_gfns = (uint32_t)(size >> FRAME_SHIFT);
 	gm->unit = pool->backing == POOL_HUGETLB ? HUGE_FRAMES : 1;
-	gm->saved_max_map_count = -1;
 
 	/* a fully scattered guest needs a mapping per unit; make sure the
 	 * host allows that many before the guest starts */
 	worst = gm->nr_gfns / gm->unit + 1 + OTHER_MAPPINGS;
-	limit = sysctl_read_long("vm/max_map_count");
+	limit = sysctl_hold("vm/max_map_count", (long)worst);
 	if (limit < 0) {
-		snprintf(err, errlen, "cannot read vm.max_map_count: %s", strerror((int)-limit));
-		return (int)limit;
-	}
-	if ((uint64_t)limit < worst) {
-		int rc = sysctl_write_long("vm/max_map_count", (long)worst);
+		long now = sysctl_read_long("vm/max_map_count");
 
-		if (rc) {
-			snprintf(err, errlen,
-				 "vm.max_map_count is %ld, but a %lu MiB guest may need %lu mappings "
-				 "and it cannot be raised (%s): run as root, or sysctl -w vm.max_map_count=%lu",
-				 limit, (unsigned long)(size >> 20), (unsigned long)worst, strerror(-rc),
-				 (unsigned long)worst);
-			return -EPERM;
-		}
-		gm->saved_max_map_count = limit;
-		limit = (long)worst;
+		snprintf(err, errlen,
+			 "vm.max_map_count is %ld, but a %lu MiB guest may need %lu mappings "
+			 "and it cannot be raised (%s): run as root, or sysctl -w vm.max_map_count=%lu",
+			 now, (unsigned long)(size >> 20), (unsigned long)worst, strerror((int)-limit),
+			 (unsigned long)worst);
+		return -EPERM;
 	}
+	gm->holds_max_map_count = true;
 	gm->map_limit = limit - OTHER_MAPPINGS;
 
 	/* reserve the range, aligned so guest and host addresses agree
@@ -110,9 +102,9 @@ void guest_mem_destroy(struct guest_mem *gm)
 	if (gm->reserve)
 		munmap(gm->reserve, gm->reserve_size);
 	gm->reserve = NULL;
-	if (gm->saved_max_map_count >= 0)
-		sysctl_write_long("vm/max_map_count", gm->saved_max_map_count);
-	gm->saved_max_map_count = -1;
+	if (gm->holds_max_map_count)
+		sysctl_unhold("vm/max_map_count");
+	gm->holds_max_map_count = false;
 }
 
 int guest_mem_remap(struct guest_mem *gm, uint32_t gfn, uint32_t n)

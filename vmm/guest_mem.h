@@ -24,7 +24,7 @@ struct guest_mem {
 	uint64_t nr_mappings;		/* mmap'ed segments the memslot is made of */
 	bool mappings_stale;		/* frames moved: nr_mappings needs a recount */
 	long map_limit;			/* vm.max_map_count we may use */
-	long saved_max_map_count;	/* to put back, or -1 */
+	bool holds_max_map_count;	/* sysctl_hold()s it, to unhold */
 	void *reserve;			/* what we reserved, for munmap */
 	uint64_t reserve_size;
 };

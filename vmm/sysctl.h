@@ -1,10 +1,29 @@
-/* Reading and writing /proc/sys values (vm.max_map_count and friends). */
+/* Reading and writing /proc/sys values (vm.max_map_count and friends), and
+ * raising one for as long as a VMM needs it, shared between VMMs. */
 #ifndef VMM_SYSCTL_H
 #define VMM_SYSCTL_H
 
-/* name relative to /proc/sys, e.g. "vm/max_map_count". Negative errno on
+#include <sys/types.h>
+
+/* Where values and hold records live; tests point them at a scratch dir. */
+extern const char *sysctl_root;		/* "/proc/sys" */
+extern const char *sysctl_hold_dir;	/* "/run/vmdefrag" */
+
+/* name relative to sysctl_root, e.g. "vm/max_map_count". Negative errno on
  * failure. */
 long sysctl_read_long(const char *name);
 int sysctl_write_long(const char *name, long value);
+
+/*
+ * Makes name at least need until sysctl_unhold(name), returning the value
+ * in force (or a negative errno, changing nothing). Several VMMs may hold
+ * one value at once: a record under sysctl_hold_dir, updated under flock,
+ * keeps the value seen before the first raise and one line per holder, and
+ * the last holder to leave puts the original back. Holders that died
+ * without leaving are dropped by the next hold or unhold, so a crash
+ * leaves the host changed only until the next VMM ends.
+ */
+long sysctl_hold(const char *name, long need);
+void sysctl_unhold(const char *name);
 
 #endif
