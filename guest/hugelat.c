@@ -3,7 +3,9 @@
  * requests, one every gap_ms (default 50) - back-huge of successive 2 MiB
  * ranges, and every fourth a plug-huge of order 9 when there is a plug
  * area - timing each with rdtsc, and reports the latency p50/p99/max in
- * microseconds and how many requests stalled (had to compact). */
+ * microseconds and how many requests stalled (had to compact). Before
+ * them, unless warmup=0, one untimed back-huge of the last 2 MiB range;
+ * with settle_ms=N it then waits N ms before the first timed request. */
 #include "fragment.h"
 #include "vmd.h"
 
@@ -17,7 +19,7 @@ int main(void)
 {
 	uint64_t khz = vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000;
 	uint64_t n = vmd_arg_u64("requests", 96), gap = vmd_arg_u64("gap_ms", 50) * khz;
-	uint64_t stalls = 0, failed = 0, next, range;
+	uint64_t stalls = 0, failed = 0, next, range, h, ns;
 	struct fragment_state st;
 
 	if (n > MAX_REQ)
@@ -25,15 +27,21 @@ int main(void)
 	fragment_memory(&st, vmd_arg_u64("seed", 1), 4, 40);
 	vmd_report("fragmented", 1);
 	range = (st.start + MB2 - 1) / MB2 * MB2;
-	next = vmd_rdtsc();
+	/* warm-up: one untimed back-huge of the last range, as a guest that
+	 * has asked before would have done (it wakes the huge reserve) */
+	if (vmd_arg_u64("warmup", 1) && st.end / MB2 * MB2 - MB2 >= range)
+		vmd_back_huge(st.end / MB2 * MB2 - MB2, &h, &ns);
+	/* settle: give background compaction time to reach its steady state */
+	next = vmd_rdtsc() + vmd_arg_u64("settle_ms", 0) * khz;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t t0, ns = 0, addr, h;
+		uint64_t t0, addr;
 		int status;
 
 		while (vmd_rdtsc() < next)
 			;
 		next += gap;
 		t0 = vmd_rdtsc();
+		ns = 0;
 		if (vmd_info.plug_bytes && i % 4 == 3) {
 			status = vmd_plug_huge(9, &addr, &h, &ns);
 		} else {

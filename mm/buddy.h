@@ -11,6 +11,8 @@
 #define MM_BUDDY_H
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +39,8 @@ struct zone {
 	struct free_area free_area[NR_ORDERS];
 	uint64_t events[NR_VM_EVENTS];		/* compaction and migration counters */
 	pthread_mutex_t lock;
+	_Atomic unsigned int lock_waiters;	/* threads in zone_lock() */
+	_Atomic unsigned int lock_gen;		/* zone_lock() acquisitions */
 };
 
 /* Largest pool a zone accepts: frame numbers fit in 32 bits with
@@ -128,12 +132,35 @@ static inline bool frame_is_free(const struct zone *z, uint32_t pfn)
 
 static inline void zone_lock(struct zone *z)
 {
+	atomic_fetch_add(&z->lock_waiters, 1);
 	pthread_mutex_lock(&z->lock);
+	atomic_fetch_sub(&z->lock_waiters, 1);
+	atomic_fetch_add(&z->lock_gen, 1);
 }
 
 static inline void zone_unlock(struct zone *z)
 {
 	pthread_mutex_unlock(&z->lock);
+}
+
+/*
+ * A long holder's pause for waiters (the kernel's lock break between
+ * compaction batches): pthread mutexes are not fair, so an unlock followed
+ * at once by a lock starves a waiter for a whole compaction run. When
+ * someone waits, this drops the lock until another thread has taken it
+ * (or a short while has passed), then takes it back.
+ */
+static inline void zone_lock_break(struct zone *z)
+{
+	unsigned int gen = atomic_load(&z->lock_gen);
+
+	if (!atomic_load(&z->lock_waiters))
+		return;
+	zone_unlock(z);
+	for (int i = 0; i < 1000 && atomic_load(&z->lock_gen) == gen &&
+			atomic_load(&z->lock_waiters); i++)
+		sched_yield();
+	zone_lock(z);
 }
 
 #endif

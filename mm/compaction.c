@@ -531,8 +531,7 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 		migrate_batch(c, cc.migratepages, cc.nr_migratepages, &dst, stats);
 		cc.nr_migratepages = 0;
 		/* let allocations and frees in between batches */
-		zone_unlock(z);
-		zone_lock(z);
+		zone_lock_break(z);
 	}
 	if (cc.nr_freepages) {
 		uint32_t free_pfn = pageblock_start_pfn(z, release_freepages(&cc));

@@ -197,8 +197,7 @@ static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *b
 		if (n == c->batch) {
 			migrate_batch(c, batch, n, dst, stats);
 			n = 0;
-			zone_unlock(z);
-			zone_lock(z);
+			zone_lock_break(z);
 		}
 	}
 	if (n)

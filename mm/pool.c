@@ -26,6 +26,28 @@ static int open_backing(enum pool_backing backing, const char *path)
 	return -1;
 }
 
+/* The linear view at a 2 MiB-aligned address, so a 2 MiB host page of the
+ * pool file can be mapped by one PMD here too. */
+static uint8_t *map_aligned(int fd, uint64_t size)
+{
+	uint64_t align = 2ULL << 20;
+	uint8_t *area = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			     -1, 0), *base;
+
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	base = (uint8_t *)(((uintptr_t)area + align - 1) & ~(uintptr_t)(align - 1));
+	/* give back the slack on both sides */
+	if (base > area)
+		munmap(area, (size_t)(base - area));
+	if (base + size < area + size + align)
+		munmap(base + size, (size_t)(area + size + align - (base + size)));
+	area = mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (area == MAP_FAILED)
+		munmap(base, size);
+	return area;
+}
+
 int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		const char *path)
 {
@@ -46,7 +68,7 @@ int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		p->fd = open_backing(backing, path);
 		if (p->fd < 0 || ftruncate(p->fd, (off_t)p->size) < 0)
 			goto fail;
-		p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+		p->base = map_aligned(p->fd, p->size);
 	}
 	if (p->base == MAP_FAILED)
 		goto fail;

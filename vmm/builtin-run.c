@@ -32,13 +32,29 @@ static void usage(FILE *out)
 		"  --batch N         frames moved per vCPU pause (default 32, 1..4096)\n"
 		"  --plug SIZE       guest-physical space after RAM for plug-huge regions, whose\n"
 		"                    frames come from memory the guest discarded (default 0)\n"
+		"  --huge-reserve N  free 2 MiB blocks kept ready as host huge pages once the\n"
+		"                    guest asks for huge regions (default %d, 0 to %d)\n"
 		"  --stats           print boot time and memory figures at exit\n"
 		"  --views           print the pool's buddyinfo and fragmentation indices\n"
 		"                    after boot and at exit\n"
 		"Exit code: the guest's; %d if a guest assertion failed, %d if the guest\n"
 		"crashed, %d if interrupted, %d for a VMM error.\n",
-		VMD_MAX_VCPUS, VMD_EXIT_ASSERT, VMD_EXIT_CRASH, VMD_EXIT_INTERRUPTED,
+		VMD_MAX_VCPUS, HUGE_RESERVE_DEFAULT, HUGE_RESERVE_MAX, VMD_EXIT_ASSERT, VMD_EXIT_CRASH, VMD_EXIT_INTERRUPTED,
 		VMD_EXIT_VMM_ERROR);
+}
+
+/* A decimal number from lo to hi; -1 for anything else. */
+static int parse_uint(const char *text, unsigned int lo, unsigned int hi, unsigned int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno || *end || !*text || n < (long)lo || n > (long)hi)
+		return -1;
+	*out = (unsigned int)n;
+	return 0;
 }
 
 int parse_size(const char *text, uint64_t *out)
@@ -162,6 +178,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		{ "proactiveness", required_argument, NULL, 'p' },
 		{ "batch", required_argument, NULL, 'B' },
 		{ "plug", required_argument, NULL, 'P' },
+		{ "huge-reserve", required_argument, NULL, 'H' },
 		{ "views", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -172,6 +189,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		.backing = POOL_MEMFD,
 		.proactiveness = PROACTIVENESS_DEFAULT,
 		.batch = COMPACT_CLUSTER_MAX,
+		.huge_reserve = HUGE_RESERVE_DEFAULT,
 	};
 	struct server srv;
 	struct vm *vm;
@@ -186,15 +204,10 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 			    cfg.mem_bytes < MIN_MEM || cfg.mem_bytes > MAX_MEM)
 				return bad_option("--mem", optarg, "a multiple of 2M from 16M to 64G");
 			break;
-		case 'c': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-
-			if (*end || n < 1 || n > VMD_MAX_VCPUS)
+		case 'c':
+			if (parse_uint(optarg, 1, VMD_MAX_VCPUS, &cfg.nr_cpus))
 				return bad_option("--cpus", optarg, "1 to 64");
-			cfg.nr_cpus = (unsigned int)n;
 			break;
-		}
 		case 'b':
 			if (!strcmp(optarg, "memfd"))
 				cfg.backing = POOL_MEMFD;
@@ -217,24 +230,18 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 			    cfg.plug_bytes > MAX_MEM)
 				return bad_option("--plug", optarg, "a multiple of 2M up to 64G");
 			break;
-		case 'p': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-
-			if (*end || !*optarg || n < 0 || n > 100)
+		case 'p':
+			if (parse_uint(optarg, 0, 100, &cfg.proactiveness))
 				return bad_option("--proactiveness", optarg, "0 to 100");
-			cfg.proactiveness = (unsigned int)n;
 			break;
-		}
-		case 'B': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-
-			if (*end || !*optarg || n < 1 || n > 4096)
+		case 'B':
+			if (parse_uint(optarg, 1, 4096, &cfg.batch))
 				return bad_option("--batch", optarg, "1 to 4096");
-			cfg.batch = (unsigned int)n;
 			break;
-		}
+		case 'H':
+			if (parse_uint(optarg, 0, HUGE_RESERVE_MAX, &cfg.huge_reserve))
+				return bad_option("--huge-reserve", optarg, "0 to 64");
+			break;
 		case 's':
 			cfg.stats = true;
 			break;
@@ -291,6 +298,8 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 	}
 	if (kcompactd_start(&vm->kcompactd))
 		fprintf(stderr, "vmdefrag: cannot start kcompactd: proactive compaction is off\n");
+	if (huge_reserve_start(&vm->reserve))
+		fprintf(stderr, "vmdefrag: cannot start the huge reserve: huge requests free inline\n");
 	serve(vm, &srv);
 	server_flush(&srv);
 	/* end compaction before the vCPUs: a move pauses them */

@@ -118,6 +118,22 @@ static enum qmp_outcome cmd_query_memory(struct control *ctl, struct qmp_call *c
 				       json_object_new_int64(guest_mem_host_huge_ranges(ctl->gm)));
 	}
 	zone_unlock(z);
+	if (ctl->reserve) {
+		struct huge_reserve *hr = ctl->reserve;
+		struct json_object *o = json_object_new_object();
+
+		pthread_mutex_lock(&hr->lock);
+		add_int(o, "target", hr->target);
+		add_int(o, "ready", hr->nr_ready);
+		add_int(o, "built", hr->built);
+		add_int(o, "taken", hr->taken);
+		add_int(o, "missed", hr->missed);
+		add_int(o, "build-failed", hr->build_failed);
+		add_int(o, "queued-frees", hr->nr_punch);
+		add_int(o, "deferred-frees", hr->punched);
+		pthread_mutex_unlock(&hr->lock);
+		json_object_object_add(r, "huge-reserve", o);
+	}
 	call->ret = r;
 	return QMP_DONE;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mm/huge_reserve.h"
 #include "mm/kcompactd.h"
 #include "mm/pool.h"
 #include "vmm/guest_mem.h"
@@ -48,6 +49,7 @@ struct control {
 	struct compactor *compactor;
 	struct kcompactd *kcompactd;
 	struct guest_mem *gm;		/* NULL without a guest */
+	struct huge_reserve *reserve;	/* NULL without one */
 	enum compact_policy policy;	/* default for compact */
 	const struct control_ops *ops;
 	void *priv;

@@ -2,7 +2,10 @@
  * aligned pool block, in order; plug-huge plugs a fresh aligned block into
  * the plug area. Either asks the kernel for a real 2 MiB host page
  * (MADV_COLLAPSE on the shmem mapping), counts direct-compaction stalls as
- * the kernel does, and wakes kcompactd after one. */
+ * the kernel does, and wakes kcompactd after one. Blocks come from the
+ * huge reserve when it has one ready (already a host huge page, so the
+ * collapse only maps it), and the frames back-huge gives up are punched by
+ * the reserve's thread: a request then costs a 2 MiB copy and one mmap. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "guest/include/vmdefrag_abi.h"
 #include "vmm/vm.h"
@@ -73,13 +77,24 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* A free aligned block of order, compacting for it if need be. */
+/* A free aligned block of order: a ready one from the huge reserve, or
+ * one from the allocator, compacting for it if need be. */
 static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
 {
 	struct zone *z = &vm->pool.zone;
 	uint64_t stalls, t0 = mono_ns();
 	int err;
 
+	if (order == PAGEBLOCK_ORDER) {
+		*pfn = huge_reserve_take(&vm->reserve);
+		if (*pfn != PFN_NONE) {
+			zone_lock(z);
+			buddy_split(z, *pfn);
+			zone_unlock(z);
+			*stall_ns = 0;
+			return VMD_OK;
+		}
+	}
 	zone_lock(z);
 	stalls = z->events[COMPACTSTALL];
 	zone_unlock(z);
@@ -106,6 +121,43 @@ static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
 	zone_unlock(&vm->pool.zone);
 }
 
+/* Frees frames the guest no longer maps: by the huge reserve's thread
+ * when it runs (the punch is the slow part), else here. Zone lock held. */
+static void free_frames(struct vm *vm, uint32_t *pfns, unsigned int n)
+{
+	if (huge_reserve_defer_free(&vm->reserve, pfns, n))
+		return;
+	for (unsigned int i = 0; i < n; i++) {
+		buddy_free(&vm->pool.zone, pfns[i], 0);
+		pool_punch(&vm->pool, pfns[i], 1);
+	}
+}
+
+/* Copies the frames old[] (PFN_NONE: a hole) into block blk, in order.
+ * pread() from the pool file reads the page cache directly: mapped
+ * views of the sources would fault their page tables in page by page
+ * (a remap leaves the guest's empty too), while the block, usually a
+ * ready huge page, is written through the pool view in one fault. */
+static void copy_into_block(struct vm *vm, const uint32_t *old, uint32_t blk)
+{
+	for (uint32_t i = 0, len; i < HUGE_FRAMES; i += len) {
+		uint8_t *dst = pool_frame(&vm->pool, blk + i);
+		uint64_t bytes;
+
+		for (len = 1; i + len < HUGE_FRAMES && old[i] != PFN_NONE &&
+			      old[i + len] == old[i] + len; len++)
+			;
+		if (old[i] == PFN_NONE)
+			continue;
+		bytes = (uint64_t)len << FRAME_SHIFT;
+		if (pread(vm->pool.fd, dst, bytes, (off_t)old[i] << FRAME_SHIFT) != (ssize_t)bytes)
+			memcpy(dst, pool_frame(&vm->pool, old[i]), bytes);
+	}
+	/* drop the pool view's mapping of the block (the data stays in the
+	 * file): the guest's mapping is the one that should be huge */
+	madvise(pool_frame(&vm->pool, blk), HUGE_BYTES, MADV_DONTNEED);
+}
+
 static int map_block(struct vm *vm, uint64_t gpa, uint32_t pfn, uint32_t n)
 {
 	void *got = mmap(vm->gm.base + gpa, (uint64_t)n << FRAME_SHIFT, PROT_READ | PROT_WRITE,
@@ -117,10 +169,9 @@ static int map_block(struct vm *vm, uint64_t gpa, uint32_t pfn, uint32_t n)
 int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 {
 	struct zone *z = &vm->pool.zone;
-	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), blk = PFN_NONE, old[HUGE_FRAMES];
+	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), blk = PFN_NONE, old[HUGE_FRAMES], nr_old = 0;
 	bool in_order = true;
 	int status = VMD_OK;
-
 	*huge = *stall_ns = 0;
 	if (gpa & (HUGE_BYTES - 1))
 		return VMD_E_ALIGN;
@@ -166,9 +217,7 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 			return status;
 		}
 		vm_pause(vm);
-		for (uint32_t i = 0; i < HUGE_FRAMES; i++)
-			if (old[i] != PFN_NONE)
-				memcpy(pool_frame(&vm->pool, blk + i), pool_frame(&vm->pool, old[i]), FRAME_SIZE);
+		copy_into_block(vm, old, blk);
 		if (map_block(vm, gpa, blk, HUGE_FRAMES)) {
 			guest_mem_remap(&vm->gm, g0, HUGE_FRAMES);
 			vm_resume(vm);
@@ -182,12 +231,12 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 
 			if (p2m_unmap(&vm->p2m, g0 + i, &pfn) == 0) {
 				z->frames[pfn].flags &= ~FRAME_HUGE;
-				buddy_free(z, pfn, 0);
-				pool_punch(&vm->pool, pfn, 1);
+				old[nr_old++] = pfn;
 			}
 			p2m_map(&vm->p2m, g0 + i, blk + i);
 			z->frames[blk + i].flags |= FRAME_HUGE;
 		}
+		free_frames(vm, old, nr_old);
 		vm->gm.mappings_stale = true;
 		zone_unlock(z);
 	}

@@ -141,6 +141,17 @@ static int apply(struct vm *vm, uint32_t op, const struct frames *r)
 	return VMD_E_UNKNOWN;
 }
 
+/* Frames a populate of the ranges would allocate (overlaps counted twice). */
+static uint64_t populate_need(struct vm *vm, const struct frames *fr, uint64_t count)
+{
+	uint64_t need = 0;
+
+	for (uint64_t i = 0; i < count; i++)
+		for (uint32_t g = fr[i].gfn; g < fr[i].gfn + fr[i].n; g++)
+			need += p2m_lookup(&vm->p2m, g) == PFN_NONE;
+	return need;
+}
+
 /* Checks every range (arguments, then state under the lock), then applies
  * them all. *bad gets the index of the range at fault. */
 static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges, uint64_t count,
@@ -157,20 +168,25 @@ static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges
 	}
 	if (status)
 		goto out;
-	zone_lock(&vm->pool.zone);
-	for (uint64_t i = 0; i < count && !status; i++) {
-		status = check_state(vm, op, &fr[i]);
-		*bad = i;
-	}
-	if (!status && op == VMD_OP_POPULATE) {
-		/* enough free frames for all of it (overlaps counted twice) */
-		uint64_t need = 0;
-
-		for (uint64_t i = 0; i < count; i++)
-			for (uint32_t g = fr[i].gfn; g < fr[i].gfn + fr[i].n; g++)
-				need += p2m_lookup(&vm->p2m, g) == PFN_NONE;
-		if (need > vm->pool.zone.free_frames)
+	for (bool drained = false;;) {
+		zone_lock(&vm->pool.zone);
+		for (uint64_t i = 0; i < count && !status; i++) {
+			status = check_state(vm, op, &fr[i]);
+			*bad = i;
+		}
+		if (status || op != VMD_OP_POPULATE ||
+		    populate_need(vm, fr, count) <= vm->pool.zone.free_frames)
+			break;
+		if (drained) {
 			status = VMD_E_NOMEM;
+			break;
+		}
+		/* memory is short: the huge reserve gives back what it holds
+		 * first; then everything is checked again */
+		zone_unlock(&vm->pool.zone);
+		huge_reserve_flush(&vm->reserve);
+		huge_reserve_drain(&vm->reserve);
+		drained = true;
 	}
 	for (uint64_t i = 0; i < count && !status; i++) {
 		status = apply(vm, op, &fr[i]);
@@ -315,17 +331,26 @@ static int do_vcpu_done(struct request_ctx *c)
 	return VMD_OK;
 }
 
+/* After a huge request, not during it: building a block competes with
+ * the request's own mmap for the process's mappings. */
 static int do_back_huge(struct request_ctx *c)
 {
-	return huge_back(c->vm, c->req.arg[0], &c->req.arg[1], &c->req.arg[2]);
+	int status = huge_back(c->vm, c->req.arg[0], &c->req.arg[1], &c->req.arg[2]);
+
+	huge_reserve_refill(&c->vm->reserve);
+	return status;
 }
 
 static int do_plug_huge(struct request_ctx *c)
 {
+	int status;
+
 	if (c->req.arg[0] > 64)
 		return VMD_E_INVAL;
-	return huge_plug(c->vm, (unsigned int)c->req.arg[0], &c->req.arg[1], &c->req.arg[3],
-			 &c->req.arg[2]);
+	status = huge_plug(c->vm, (unsigned int)c->req.arg[0], &c->req.arg[1], &c->req.arg[3],
+			   &c->req.arg[2]);
+	huge_reserve_refill(&c->vm->reserve);
+	return status;
 }
 
 static int do_booted(struct request_ctx *c)

@@ -370,6 +370,7 @@ int server_start(struct server *s, struct vm *vm, const char *path, struct kcomp
 	s->ctl.compactor = c;
 	s->ctl.kcompactd = kd;
 	s->ctl.gm = &vm->gm;
+	s->ctl.reserve = &vm->reserve;
 	s->ctl.policy = POLICY_TWOSCANNER;
 	s->ctl.ops = &vmm_ops;
 	s->ctl.priv = s;

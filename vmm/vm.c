@@ -116,6 +116,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!err)
 		err = huge_init(vm);
 	if (!err)
+		huge_reserve_init(&vm->reserve, &vm->pool,
+				  vm->pool.backing == POOL_MEMFD && !vm->thp_denied ? cfg->huge_reserve : 0);
+	if (!err)
 		err = x86_setup_memory(vm);
 	if (!err)
 		err = load_elf(vm, cfg->guest_path);
@@ -139,6 +142,8 @@ void vm_destroy(struct vm *vm)
 			vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	/* after the vCPUs: their huge requests use it */
+	huge_reserve_stop(&vm->reserve);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

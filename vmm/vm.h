@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mm/huge_reserve.h"
 #include "mm/kcompactd.h"
 #include "mm/p2m.h"
 #include "mm/pool.h"
@@ -43,6 +44,7 @@ struct vm_config {
 	unsigned int batch;		/* frames per move batch (one vCPU pause) */
 	uint64_t plug_bytes;		/* guest-physical space after RAM for plug-huge;
 					 * its frames come from the same pool */
+	unsigned int huge_reserve;	/* blocks kept ready as host huge pages */
 };
 
 struct vm {
@@ -55,6 +57,7 @@ struct vm {
 	struct guest_mem gm;
 	struct compactor compactor;	/* over the pool, moving with vmm_migrate */
 	struct kcompactd kcompactd;
+	struct huge_reserve reserve;	/* ready huge blocks, deferred frees */
 	uint64_t guest_bytes;		/* RAM and the plug area: the memslot */
 	uint64_t image_end;		/* first free address after the image */
 	uint8_t *plugged;		/* per 2 MiB slot of the plug area: handed out */

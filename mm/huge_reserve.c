@@ -1,0 +1,283 @@
+/* The huge reserve (see huge_reserve.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "mm/buddy.h"
+#include "mm/huge_reserve.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define BLOCK_ORDER	9
+#define BLOCK_FRAMES	(1U << BLOCK_ORDER)
+
+void huge_reserve_init(struct huge_reserve *r, struct pool *pool, unsigned int target)
+{
+	memset(r, 0, sizeof(*r));
+	r->pool = pool;
+	r->target = target < HUGE_RESERVE_MAX ? target : HUGE_RESERVE_MAX;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	pthread_cond_init(&r->idle, NULL);
+}
+
+static int cmp_pfn(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Punches the frames in runs of consecutive numbers, then frees them:
+ * until the punch they stay allocated, so nobody gets a frame whose old
+ * bytes are about to vanish under it. */
+static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
+{
+	struct zone *z = &r->pool->zone;
+
+	qsort(pfns, n, sizeof(*pfns), cmp_pfn);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1; j++)
+			;
+		pool_punch(r->pool, pfns[i], (uint32_t)(j - i));
+	}
+	zone_lock(z);
+	for (size_t i = 0; i < n; i++)
+		buddy_free(z, pfns[i], 0);
+	zone_unlock(z);
+}
+
+/* Makes the host back the block with one 2 MiB page: collapse needs pages
+ * to gather, so the holes are allocated first. */
+static int build_huge(struct huge_reserve *r, uint32_t pfn)
+{
+	off_t off = (off_t)pfn << FRAME_SHIFT;
+
+	if (fallocate(r->pool->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)BLOCK_FRAMES << FRAME_SHIFT))
+		return -errno;
+	for (int tries = 0; tries < 3; tries++) {
+		if (!madvise(r->pool->base + off, (size_t)BLOCK_FRAMES << FRAME_SHIFT, MADV_COLLAPSE)) {
+			/* the page stays in the file; only the pool view's PMD
+			 * goes, so the process maps huge pages for the guest alone */
+			madvise(r->pool->base + off, (size_t)BLOCK_FRAMES << FRAME_SHIFT, MADV_DONTNEED);
+			return 0;
+		}
+		if (errno != EAGAIN)
+			break;
+	}
+	return -errno;
+}
+
+/* Takes one free block and builds it; false when none may be taken now. */
+static bool fill_one(struct huge_reserve *r)
+{
+	struct zone *z = &r->pool->zone;
+	uint32_t pfn = PFN_NONE;
+	int err;
+
+	zone_lock(z);
+	/* leave the guest a sixteenth of the pool besides the block */
+	if (z->free_frames >= BLOCK_FRAMES + (z->nr_frames >> 4) &&
+	    buddy_suitable_free_block(z, BLOCK_ORDER, MIGRATE_MOVABLE) &&
+	    buddy_alloc(z, BLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
+		pfn = PFN_NONE;
+	zone_unlock(z);
+	if (pfn == PFN_NONE)
+		return false;
+	err = build_huge(r, pfn);
+	if (err) {
+		pool_punch(r->pool, pfn, BLOCK_FRAMES);
+		zone_lock(z);
+		buddy_free(z, pfn, BLOCK_ORDER);
+		zone_unlock(z);
+		pthread_mutex_lock(&r->lock);
+		r->build_failed++;
+		/* out of host huge pages is worth a retry later; a refusal is not */
+		if (err != -ENOMEM && err != -EAGAIN && err != -EBUSY)
+			r->broken = true;
+		pthread_mutex_unlock(&r->lock);
+		return false;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->ready[r->nr_ready++] = pfn;
+	r->built++;
+	pthread_mutex_unlock(&r->lock);
+	return true;
+}
+
+static bool wants_fill(const struct huge_reserve *r)
+{
+	return r->wanted && !r->broken && r->nr_ready < r->target;
+}
+
+/* Waits up to ms for a wakeup (r->lock held). */
+static void wait_ms(struct huge_reserve *r, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+}
+
+static void *reserve_thread(void *arg)
+{
+	struct huge_reserve *r = arg;
+	bool starved = false;	/* no block could be taken last time */
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		if (r->nr_punch) {
+			uint32_t *batch = r->punch;
+			size_t n = r->nr_punch;
+
+			r->punch = NULL;
+			r->nr_punch = r->cap_punch = 0;
+			r->busy++;
+			pthread_mutex_unlock(&r->lock);
+			punch_and_free(r, batch, n);
+			free(batch);
+			pthread_mutex_lock(&r->lock);
+			r->punched += n;
+			r->busy--;
+			if (!r->nr_punch)
+				pthread_cond_broadcast(&r->idle);
+			starved = false;	/* that may have freed a block */
+		} else if (wants_fill(r) && !starved) {
+			pthread_mutex_unlock(&r->lock);
+			starved = !fill_one(r);
+			pthread_mutex_lock(&r->lock);
+		} else if (wants_fill(r)) {
+			/* compaction may free a block meanwhile: look again later,
+			 * or at the next request */
+			wait_ms(r, HUGE_RESERVE_RETRY_MS);
+			starved = false;
+		} else {
+			pthread_cond_wait(&r->wake, &r->lock);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int huge_reserve_start(struct huge_reserve *r)
+{
+	int err;
+
+	if (r->pool->backing != POOL_MEMFD || !r->target)
+		return 0;
+	err = pthread_create(&r->thread, NULL, reserve_thread, r);
+	if (err)
+		return -err;
+	r->running = true;
+	return 0;
+}
+
+void huge_reserve_stop(struct huge_reserve *r)
+{
+	if (!r->pool)
+		return;		/* never initialised */
+	if (r->running) {
+		pthread_mutex_lock(&r->lock);
+		r->stop = true;
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		r->running = false;
+	}
+	if (r->nr_punch)
+		punch_and_free(r, r->punch, r->nr_punch);
+	free(r->punch);
+	r->punch = NULL;
+	r->nr_punch = r->cap_punch = 0;
+	huge_reserve_drain(r);
+	pthread_cond_destroy(&r->wake);
+	pthread_cond_destroy(&r->idle);
+	pthread_mutex_destroy(&r->lock);
+	r->pool = NULL;
+}
+
+uint32_t huge_reserve_take(struct huge_reserve *r)
+{
+	uint32_t pfn = PFN_NONE;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->nr_ready) {
+		pfn = r->ready[--r->nr_ready];
+		r->taken++;
+	} else {
+		r->missed++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return pfn;
+}
+
+void huge_reserve_refill(struct huge_reserve *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->wanted = true;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsigned int n)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->running && !r->stop) {
+		if (r->nr_punch + n > r->cap_punch) {
+			size_t cap = (r->nr_punch + n) * 2;
+			uint32_t *p = realloc(r->punch, cap * sizeof(*p));
+
+			if (p) {
+				r->punch = p;
+				r->cap_punch = cap;
+			}
+		}
+		if (r->nr_punch + n <= r->cap_punch) {
+			memcpy(r->punch + r->nr_punch, pfns, n * sizeof(*pfns));
+			r->nr_punch += n;
+			queued = true;
+			pthread_cond_signal(&r->wake);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return queued;
+}
+
+void huge_reserve_flush(struct huge_reserve *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->running && (r->nr_punch || r->busy))
+		pthread_cond_wait(&r->idle, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+unsigned int huge_reserve_drain(struct huge_reserve *r)
+{
+	struct zone *z = &r->pool->zone;
+	uint32_t blocks[HUGE_RESERVE_MAX];
+	unsigned int n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->nr_ready;
+	memcpy(blocks, r->ready, n * sizeof(*blocks));
+	r->nr_ready = 0;
+	r->wanted = false;	/* until the next huge request */
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned int i = 0; i < n; i++)
+		pool_punch(r->pool, blocks[i], BLOCK_FRAMES);
+	zone_lock(z);
+	for (unsigned int i = 0; i < n; i++)
+		buddy_free(z, blocks[i], BLOCK_ORDER);
+	zone_unlock(z);
+	return n;
+}
