@@ -85,6 +85,16 @@ START_TEST(test_back_and_plug_huge)
 		ck_assert_int_eq(host, 11);
 		ck_assert_int_eq(wait_for_output(out, "hugetest_back_huge_host_huge 8", 1, 0), 1);
 	}
+	/* the huge reserve: on by default, and asked for a block by every
+	 * order-9 request that could not use the range in place */
+	{
+		struct json_object *hr = json_object_object_get(ret, "huge-reserve");
+
+		ck_assert_ptr_nonnull(hr);
+		ck_assert_int_eq(member(hr, "target"), thp_denied() ? 0 : 4);
+		if (!thp_denied())
+			ck_assert_int_ge(member(hr, "taken") + member(hr, "missed"), 1);
+	}
 	json_object_put(reply);
 	reply = qmp_execute(c, "query-vmstat", NULL, err, sizeof(err));
 	ret = json_object_object_get(reply, "return");

@@ -1,0 +1,213 @@
+/* The huge reserve over an ordinary memfd pool (no KVM): blocks are built
+ * as real 2 MiB host pages and handed out, handed-over frames are punched
+ * and freed, a drain gives everything back. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mm/buddy.h"
+#include "mm/huge_reserve.h"
+#include "tests/check_run.h"
+
+#define MB2 (2UL << 20)
+
+static struct pool pool;
+static struct huge_reserve hr;
+
+static void setup(void)
+{
+	ck_assert_int_eq(pool_create(&pool, POOL_MEMFD, 16 * 512, NULL), 0);	/* 32 MiB */
+}
+
+static void teardown(void)
+{
+	huge_reserve_stop(&hr);
+	pool_destroy(&pool);
+}
+
+static bool thp_denied(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	char line[256] = "";
+
+	if (!f)
+		return true;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	return strstr(line, "[deny]") != NULL;
+}
+
+static unsigned int ready(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&hr.lock);
+	n = hr.nr_ready;
+	pthread_mutex_unlock(&hr.lock);
+	return n;
+}
+
+/* Waits up to 10 s for n ready blocks. */
+static bool wait_ready(unsigned int n)
+{
+	for (int i = 0; i < 1000 && ready() < n; i++)
+		usleep(10000);
+	return ready() == n;
+}
+
+/* ShmemPmdMapped of this process, in kB. */
+static long shmem_pmd_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+START_TEST(test_fill_take_and_drain)
+{
+	struct zone *z = &pool.zone;
+	int64_t resident0 = pool_resident_bytes(&pool);
+	uint32_t blk;
+
+	if (thp_denied())
+		return;		/* nothing can be built: covered by test_off */
+	huge_reserve_init(&hr, &pool, 2);
+	ck_assert_int_eq(huge_reserve_start(&hr), 0);
+	/* nothing before a huge request asks for it */
+	usleep(100000);
+	ck_assert_uint_eq(ready(), 0);
+	huge_reserve_refill(&hr);
+	ck_assert_msg(wait_ready(2), "reserve has %u of 2 blocks", ready());
+	ck_assert_uint_eq(hr.built, 2);
+	ck_assert_uint_eq(z->free_frames, 16 * 512 - 2 * 512);
+	ck_assert_int_eq(pool_resident_bytes(&pool) - resident0, 2 * MB2);
+	/* the pool view holds no PMD: only a mapping of the user's will */
+	ck_assert_int_eq(shmem_pmd_kb(), 0);
+
+	blk = huge_reserve_take(&hr);
+	ck_assert_uint_ne(blk, PFN_NONE);
+	ck_assert_uint_eq(blk % 512, 0);
+	ck_assert_int_eq(z->frames[blk].state, FRAME_USED);
+	ck_assert_uint_eq(z->frames[blk].order, 9);
+	{
+		/* the block is one 2 MiB host page: a fresh aligned mapping of
+		 * it is PMD-mapped at the first touch */
+		uint8_t *area = mmap(NULL, 2 * MB2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint8_t *at = (uint8_t *)(((uintptr_t)area + MB2 - 1) & ~(MB2 - 1));
+
+		ck_assert_ptr_eq(mmap(at, MB2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, pool.fd,
+				      (off_t)blk << FRAME_SHIFT), at);
+		ck_assert_uint_eq(at[4096], 0);		/* built from holes: zeros */
+		ck_assert_int_eq(shmem_pmd_kb(), 2048);
+		munmap(area, 2 * MB2);
+	}
+	ck_assert_uint_eq(hr.taken, 1);
+	/* after the request, the thread builds the one taken again */
+	huge_reserve_refill(&hr);
+	ck_assert_msg(wait_ready(2), "reserve refilled to %u of 2", ready());
+	ck_assert_uint_eq(huge_reserve_drain(&hr), 2);
+	ck_assert_uint_eq(ready(), 0);
+	/* all free again but the block handed out */
+	ck_assert_uint_eq(z->free_frames, 16 * 512 - 512);
+	zone_lock(z);
+	ck_assert_int_eq(buddy_free(z, blk, 9), 0);
+	zone_unlock(z);
+	ck_assert_uint_eq(z->free_frames, 16 * 512);
+}
+END_TEST
+
+/* Frames handed over are punched (their bytes gone) and then free. */
+START_TEST(test_deferred_free)
+{
+	struct zone *z = &pool.zone;
+	uint32_t pfns[8];
+	int64_t resident;
+
+	huge_reserve_init(&hr, &pool, 1);
+	ck_assert_int_eq(huge_reserve_start(&hr), 0);
+	zone_lock(z);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfns[i]), 0);
+		memset(pool_frame(&pool, pfns[i]), 0x5a, FRAME_SIZE);
+	}
+	zone_unlock(z);
+	resident = pool_resident_bytes(&pool);
+	zone_lock(z);
+	ck_assert(huge_reserve_defer_free(&hr, pfns, 8));
+	zone_unlock(z);
+	huge_reserve_flush(&hr);
+	ck_assert_uint_eq(hr.punched, 8);
+	ck_assert_uint_eq(z->free_frames, 16 * 512);
+	ck_assert_int_eq(resident - pool_resident_bytes(&pool), 8 * FRAME_SIZE);
+	for (int i = 0; i < 8; i++) {
+		ck_assert(frame_is_free(z, pfns[i]));
+		ck_assert_uint_eq(((uint8_t *)pool_frame(&pool, pfns[i]))[100], 0);
+	}
+}
+END_TEST
+
+/* Off (target 0, or not started): nothing is taken, frees stay with the
+ * caller. */
+START_TEST(test_off)
+{
+	uint32_t pfn = 0;
+
+	huge_reserve_init(&hr, &pool, 0);
+	ck_assert_int_eq(huge_reserve_start(&hr), 0);
+	ck_assert(!hr.running);
+	huge_reserve_refill(&hr);
+	ck_assert_uint_eq(huge_reserve_take(&hr), PFN_NONE);
+	ck_assert_uint_eq(hr.missed, 1);
+	ck_assert(!huge_reserve_defer_free(&hr, &pfn, 1));
+	ck_assert_uint_eq(huge_reserve_drain(&hr), 0);
+}
+END_TEST
+
+/* The reserve never takes the pool's last free memory. */
+START_TEST(test_watermark)
+{
+	struct zone *z = &pool.zone;
+	uint32_t pfn;
+
+	/* leave one free block: less than a block plus a sixteenth */
+	zone_lock(z);
+	for (int i = 0; i < 15; i++)
+		ck_assert_int_eq(buddy_alloc(z, 9, MIGRATE_MOVABLE, &pfn), 0);
+	zone_unlock(z);
+	huge_reserve_init(&hr, &pool, 4);
+	ck_assert_int_eq(huge_reserve_start(&hr), 0);
+	huge_reserve_refill(&hr);
+	usleep(300000);
+	ck_assert_uint_eq(ready(), 0);
+	ck_assert_uint_eq(hr.built + hr.build_failed, 0);
+	ck_assert_uint_eq(z->free_frames, 512);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("huge_reserve");
+	TCase *tc = tcase_create("reserve");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_fill_take_and_drain);
+	tcase_add_test(tc, test_deferred_free);
+	tcase_add_test(tc, test_off);
+	tcase_add_test(tc, test_watermark);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
