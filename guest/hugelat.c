@@ -12,14 +12,30 @@
 #define MB2 0x200000ULL
 #define MAX_REQ 1024
 
-static uint64_t lat[MAX_REQ];
+/* all requests, and each kind alone */
+static uint64_t lat[MAX_REQ], back[MAX_REQ], plug[MAX_REQ];
 
+/* Reports p50/p99/max of the n sorted latencies v as PREFIX_p50_us etc. */
+static void report_latency(const char *prefix, uint64_t *v, uint64_t n)
+{
+	char key[64];
+
+	if (!n)
+		return;
+	vmd_sort_u64(v, n);
+	vmd_snprintf(key, sizeof(key), "%s_p50_us", prefix);
+	vmd_report(key, v[n / 2]);
+	vmd_snprintf(key, sizeof(key), "%s_p99_us", prefix);
+	vmd_report(key, v[n * 99 / 100]);
+	vmd_snprintf(key, sizeof(key), "%s_max_us", prefix);
+	vmd_report(key, v[n - 1]);
+}
 
 int main(void)
 {
 	uint64_t khz = vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000;
 	uint64_t n = vmd_arg_u64("requests", 96), gap = vmd_arg_u64("gap_ms", 50) * khz;
-	uint64_t stalls = 0, failed = 0, next, range, h, ns;
+	uint64_t stalls = 0, failed = 0, next, range, h, ns, nback = 0, nplug = 0;
 	struct fragment_state st;
 
 	if (n > MAX_REQ)
@@ -51,15 +67,18 @@ int main(void)
 			range += MB2;
 		}
 		lat[i] = (vmd_rdtsc() - t0) * 1000 / khz;
+		if (vmd_info.plug_bytes && i % 4 == 3)
+			plug[nplug++] = lat[i];
+		else
+			back[nback++] = lat[i];
 		stalls += ns != 0;
 		failed += status != VMD_OK;
 	}
-	vmd_sort_u64(lat, n);
 	vmd_report("hugelat_requests", n);
 	vmd_report("hugelat_failed", failed);
 	vmd_report("hugelat_stalls", stalls);
-	vmd_report("hugelat_p50_us", lat[n / 2]);
-	vmd_report("hugelat_p99_us", lat[n * 99 / 100]);
-	vmd_report("hugelat_max_us", lat[n - 1]);
+	report_latency("hugelat", lat, n);
+	report_latency("hugelat_back", back, nback);
+	report_latency("hugelat_plug", plug, nplug);
 	return failed ? 1 : 0;
 }
