@@ -82,10 +82,8 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 	pair_up(batch, nr, scratch);
 	vm_pause(vm);
 	for (unsigned int i = 0; i < nr; i++) {
-		/* the source through the guest's mapping, whose page tables
-		 * exist, not the pool view, which would fault them in */
-		memcpy(pool_frame(&vm->pool, batch[i].dst),
-		       vm->gm.base + ((uint64_t)batch[i].gfn << FRAME_SHIFT), FRAME_SIZE);
+		memcpy(pool_frame(&vm->pool, batch[i].dst), pool_frame(&vm->pool, batch[i].src),
+		       FRAME_SIZE);
 		batch[i].result = 0;
 	}
 	for (unsigned int i = 0, len; i < nr; i += len) {
