@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmm/mover.h"
 #include "vmm/vm.h"
@@ -67,25 +69,73 @@ static void punch_sources(struct vm *vm, const struct migration *batch, unsigned
 	}
 }
 
+/* Runs of consecutive destinations (the batch is in ascending order of
+ * them after pair_up); calls fn on each. */
+#define for_each_dst_run(batch, nr, i, len)						\
+	for (unsigned int i = 0, len; i < (nr); i += len)				\
+		if ((len = dst_run((batch), (nr), i)))
+
+static unsigned int dst_run(const struct migration *batch, unsigned int nr, unsigned int i)
+{
+	unsigned int len = 1;
+
+	while (i + len < nr && batch[i + len].dst == batch[i].dst + len)
+		len++;
+	return len;
+}
+
+/* Gives the destinations their pages before the pause: fallocate fills a
+ * run of holes in one call (~1.6 us a page here), where a copy into a
+ * hole faults each page in (~4-5 us), with the guest held out. */
+static void prepare_destinations(struct vm *vm, const struct migration *batch, unsigned int nr)
+{
+	for_each_dst_run(batch, nr, i, len)
+		fallocate(vm->pool.fd, FALLOC_FL_KEEP_SIZE, (off_t)batch[i].dst << FRAME_SHIFT,
+			  (off_t)len << FRAME_SHIFT);
+}
+
+/* Copies every source to its destination through the pool file, touching
+ * no mapping (faults and later zaps of page tables cost more than the
+ * copy): a pread per source into a bounce buffer, a pwrite per run of
+ * destinations. */
+static void copy_frames(struct vm *vm, struct migration *batch, unsigned int nr, uint8_t *bounce)
+{
+	int fd = vm->pool.fd;
+
+	for (unsigned int i = 0; i < nr; i++) {
+		uint8_t *buf = bounce + ((size_t)i << FRAME_SHIFT);
+
+		if (pread(fd, buf, FRAME_SIZE, (off_t)batch[i].src << FRAME_SHIFT) != FRAME_SIZE)
+			memcpy(buf, pool_frame(&vm->pool, batch[i].src), FRAME_SIZE);
+		batch[i].result = 0;
+	}
+	for_each_dst_run(batch, nr, i, len) {
+		size_t bytes = (size_t)len << FRAME_SHIFT;
+		uint8_t *buf = bounce + ((size_t)i << FRAME_SHIFT);
+
+		if (pwrite(fd, buf, bytes, (off_t)batch[i].dst << FRAME_SHIFT) != (ssize_t)bytes)
+			memcpy(pool_frame(&vm->pool, batch[i].dst), buf, bytes);
+	}
+}
+
 void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 {
 	struct vm *vm = arg;
 	uint32_t *scratch = malloc(nr * sizeof(*scratch));
+	uint8_t *bounce = malloc((size_t)nr << FRAME_SHIFT);
 
-	if (!scratch || vm->pool.backing == POOL_HUGETLB) {
+	if (!scratch || !bounce || vm->pool.backing == POOL_HUGETLB) {
 		/* hugetlb frames map in 2 MiB units only */
 		for (unsigned int i = 0; i < nr; i++)
-			batch[i].result = scratch ? -EOPNOTSUPP : -ENOMEM;
+			batch[i].result = scratch && bounce ? -EOPNOTSUPP : -ENOMEM;
 		free(scratch);
+		free(bounce);
 		return;
 	}
 	pair_up(batch, nr, scratch);
+	prepare_destinations(vm, batch, nr);
 	vm_pause(vm);
-	for (unsigned int i = 0; i < nr; i++) {
-		memcpy(pool_frame(&vm->pool, batch[i].dst), pool_frame(&vm->pool, batch[i].src),
-		       FRAME_SIZE);
-		batch[i].result = 0;
-	}
+	copy_frames(vm, batch, nr, bounce);
 	for (unsigned int i = 0, len; i < nr; i += len) {
 		int err;
 
@@ -94,15 +144,18 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 			;
 		err = remap_run(vm, &batch[i], len);
 		if (err) {
-			/* leave these where they were: map the sources back */
+			/* leave these where they were: map the sources back,
+			 * and hand back the destinations empty */
 			for (unsigned int k = i; k < i + len; k++) {
 				batch[k].result = err;
 				guest_mem_remap(&vm->gm, batch[k].gfn, 1);
 			}
+			pool_punch(&vm->pool, batch[i].dst, len);
 		}
 	}
 	vm_resume(vm);
 	punch_sources(vm, batch, nr, scratch);
 	vm->gm.mappings_stale = true;
 	free(scratch);
+	free(bounce);
 }

@@ -193,8 +193,13 @@ void vm_pause(struct vm *vm)
 
 void vm_resume(struct vm *vm)
 {
+	bool last;
+
 	pthread_mutex_lock(&vm->lock);
-	if (vm->pause_depth && !--vm->pause_depth)
-		pthread_cond_broadcast(&vm->resume_cond);
+	last = vm->pause_depth && !--vm->pause_depth;
 	pthread_mutex_unlock(&vm->lock);
+	/* woken after the unlock: a vCPU woken first would only block on
+	 * the lock, and may take the CPU from the thread that holds it */
+	if (last)
+		pthread_cond_broadcast(&vm->resume_cond);
 }
