@@ -96,11 +96,15 @@ static void leave_guest(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 
+	bool last;
+
 	pthread_mutex_lock(&vm->lock);
 	vcpu->in_guest = false;
-	if (!--vm->in_guest)
-		pthread_cond_broadcast(&vm->paused_cond);
+	last = !--vm->in_guest;
 	pthread_mutex_unlock(&vm->lock);
+	/* after the unlock, as in vm_resume() */
+	if (last)
+		pthread_cond_broadcast(&vm->paused_cond);
 }
 
 static void handle_io(struct vcpu *vcpu)
