@@ -95,7 +95,6 @@ static bool enter_guest(struct vcpu *vcpu)
 static void leave_guest(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
-
 	bool last;
 
 	pthread_mutex_lock(&vm->lock);
