@@ -8,39 +8,9 @@
 #include <unistd.h>
 
 #include "tests/check_run.h"
+#include "tests/thp_probe.h"
 #include "tests/vmm_harness.h"
 #include "tools/qmp_client.h"
-
-static int thp_denied(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
-	char line[256] = "";
-
-	if (!f)
-		return 1;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	return strstr(line, "[deny]") != NULL;
-}
-
-/* ShmemPmdMapped of a process, in kB, from the kernel. */
-static long shmem_pmd_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
 
 static int64_t member(struct json_object *o, const char *key)
 {

@@ -12,6 +12,7 @@
 #include "mm/buddy.h"
 #include "mm/huge_reserve.h"
 #include "tests/check_run.h"
+#include "tests/thp_probe.h"
 
 #define MB2 (2UL << 20)
 
@@ -27,19 +28,6 @@ static void teardown(void)
 {
 	huge_reserve_stop(&hr);
 	pool_destroy(&pool);
-}
-
-static bool thp_denied(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
-	char line[256] = "";
-
-	if (!f)
-		return true;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	return strstr(line, "[deny]") != NULL;
 }
 
 static unsigned int ready(void)
@@ -58,22 +46,6 @@ static bool wait_ready(unsigned int n)
 	for (int i = 0; i < 1000 && ready() < n; i++)
 		usleep(10000);
 	return ready() == n;
-}
-
-/* ShmemPmdMapped of this process, in kB. */
-static long shmem_pmd_kb(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 START_TEST(test_fill_take_and_drain)
@@ -95,7 +67,7 @@ START_TEST(test_fill_take_and_drain)
 	ck_assert_uint_eq(z->free_frames, 16 * 512 - 2 * 512);
 	ck_assert_int_eq(pool_resident_bytes(&pool) - resident0, 2 * MB2);
 	/* the pool view holds no PMD: only a mapping of the user's will */
-	ck_assert_int_eq(shmem_pmd_kb(), 0);
+	ck_assert_int_eq(shmem_pmd_kb(0), 0);
 
 	blk = huge_reserve_take(&hr);
 	ck_assert_uint_ne(blk, PFN_NONE);
@@ -111,7 +83,7 @@ START_TEST(test_fill_take_and_drain)
 		ck_assert_ptr_eq(mmap(at, MB2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, pool.fd,
 				      (off_t)blk << FRAME_SHIFT), at);
 		ck_assert_uint_eq(at[4096], 0);		/* built from holes: zeros */
-		ck_assert_int_eq(shmem_pmd_kb(), 2048);
+		ck_assert_int_eq(shmem_pmd_kb(0), 2048);
 		munmap(area, 2 * MB2);
 	}
 	ck_assert_uint_eq(hr.taken, 1);
