@@ -39,6 +39,8 @@ struct zone {
 	struct free_area free_area[NR_ORDERS];
 	uint64_t events[NR_VM_EVENTS];		/* compaction and migration counters */
 	pthread_mutex_t lock;
+	unsigned int compacting;		/* compaction runs holding frames
+						 * isolated (under the lock) */
 	_Atomic unsigned int lock_waiters;	/* threads in zone_lock() */
 	_Atomic unsigned int lock_gen;		/* zone_lock() acquisitions */
 };

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mm/compaction.h"
 #include "mm/fragindex.h"
@@ -515,6 +516,7 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 		return stats->result = COMPACT_SKIPPED;
 	}
 	zone_lock(z);
+	z->compacting++;
 	if (c->blockskip_flush) {
 		reset_isolation_suitable(z);
 		c->blockskip_flush = false;
@@ -546,9 +548,26 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 		z->events[KCOMPACTD_FREE_SCANNED] += stats->free_scanned;
 	}
 out:
+	z->compacting--;
 	zone_unlock(z);
 	cc_destroy(&cc);
 	return stats->result = ret;
+}
+
+bool compaction_wait_idle(struct zone *z, unsigned int max_ms)
+{
+	for (unsigned int waited = 0;; waited++) {
+		bool idle;
+
+		zone_lock(z);
+		idle = !z->compacting;
+		zone_unlock(z);
+		if (idle)
+			return true;
+		if (waited >= max_ms)
+			return false;
+		usleep(1000);
+	}
 }
 
 int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratetype mt,

@@ -105,6 +105,11 @@ static inline bool frame_is_movable(const struct frame *f)
 	       !(f->flags & (FRAME_TAIL | FRAME_PINNED | FRAME_HUGE)) && f->use.gfn != PFN_NONE;
 }
 
+/* Waits (polling each millisecond, at most max_ms) until no compaction run
+ * holds frames isolated: the free frames a run isolates as destinations
+ * are nobody else's until it ends. Without the zone lock; true when idle. */
+bool compaction_wait_idle(struct zone *z, unsigned int max_ms);
+
 /* Free aligned pageblocks (2 MiB blocks), what huge pages need. */
 uint64_t count_free_pageblocks(const struct zone *z);
 

@@ -230,6 +230,7 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 		goto out_free;
 	}
 	zone_lock(z);
+	z->compacting++;
 	nfree = survey(z, cand, &ncand, holes_blocks, &nholes);
 	/* choose the cheapest blocks while holes outside them can take their frames */
 	while (nfree + nsel < target && nsel < ncand &&
@@ -263,6 +264,7 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 out_unlock:
 	if (target != MINMOVE_MAX && count_free_pageblocks(z) < target)
 		ret = COMPACT_COMPLETE;
+	z->compacting--;
 	zone_unlock(z);
 out_free:
 	free(cand);

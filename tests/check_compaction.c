@@ -2,6 +2,8 @@
  * and pinned frames in place on random ones, targeted runs that stop
  * early, a mover that refuses frames, and the kernel's counters. */
 #include <check.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +225,57 @@ START_TEST(test_failing_mover)
 }
 END_TEST
 
+/* A mover that takes its time, so a run can be watched while it goes. */
+static migrate_fn inner_mover;
+static void *inner_arg;
+
+static void slow_mover(void *arg, struct migration *batch, unsigned int nr)
+{
+	(void)arg;
+	inner_mover(inner_arg, batch, nr);
+	usleep(2000);
+}
+
+static void *run_full(void *arg)
+{
+	struct fixture *fx = arg;
+
+	compact_zone(&fx->c, COMPACT_FULL, -1, 0, NULL);
+	return NULL;
+}
+
+/* While a run holds frames isolated, compaction_wait_idle() waits; it
+ * returns once the run ended and gave back what it did not use. */
+START_TEST(test_wait_idle)
+{
+	struct fixture fx;
+	pthread_t t;
+	unsigned int running = 0;
+
+	fixture_random(&fx, 8192, 9, 45, 0, 3);
+	ck_assert(compaction_wait_idle(&fx.zone, 0));
+	inner_mover = fx.c.migrate;
+	inner_arg = fx.c.migrate_arg;
+	fx.c.migrate = slow_mover;
+	ck_assert_int_eq(pthread_create(&t, NULL, run_full, &fx), 0);
+	for (int i = 0; i < 5000 && !running; i++) {
+		zone_lock(&fx.zone);
+		running = fx.zone.compacting;
+		zone_unlock(&fx.zone);
+		usleep(100);
+	}
+	ck_assert_uint_eq(running, 1);
+	ck_assert(!compaction_wait_idle(&fx.zone, 1));
+	ck_assert(compaction_wait_idle(&fx.zone, 60000));
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(fx.zone.compacting, 0);
+	/* every frame is used by its guest frame or free: nothing isolated */
+	ck_assert_uint_eq(8192 - fx.zone.free_frames, fx.nr_mapped);
+	ck_verify(&fx);
+	fixture_destroy(&fx);
+}
+END_TEST
+
 START_TEST(test_suitable)
 {
 	struct fixture fx;
@@ -312,6 +365,7 @@ int main(void)
 	tc = tcase_create("random");
 	tcase_add_loop_test(tc, test_random_full_compaction, 0, 8);
 	tcase_add_test(tc, test_failing_mover);
+	tcase_add_test(tc, test_wait_idle);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return check_run(s);

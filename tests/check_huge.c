@@ -70,8 +70,11 @@ START_TEST(test_back_and_plug_huge)
 	ret = json_object_object_get(reply, "return");
 	ck_assert_int_ge(member(ret, "compact_stall"), 1);
 	ck_assert_int_eq(member(ret, "compact_stall"), member(ret, "compact_success") + member(ret, "compact_fail"));
-	/* each stall woke kcompactd */
-	ck_assert_int_eq(member(ret, "compact_daemon_wake"), member(ret, "compact_stall"));
+	/* the stalls woke kcompactd (with proactiveness 0 nothing else does);
+	 * wakeups that come while it is awake fold into one run, as in the
+	 * kernel, which counts compact_daemon_wake per run */
+	ck_assert_int_ge(member(ret, "compact_daemon_wake"), 1);
+	ck_assert_int_le(member(ret, "compact_daemon_wake"), member(ret, "compact_stall"));
 	json_object_put(reply);
 	reply = qmp_execute(c, "quit", NULL, err, sizeof(err));
 	json_object_put(reply);

@@ -141,6 +141,10 @@ static int apply(struct vm *vm, uint32_t op, const struct frames *r)
 	return VMD_E_UNKNOWN;
 }
 
+/* How long a populate short of memory waits for compaction to give its
+ * isolated free frames back before it fails. */
+#define POPULATE_WAIT_MS	10000
+
 /* Frames a populate of the ranges would allocate (overlaps counted twice). */
 static uint64_t populate_need(struct vm *vm, const struct frames *fr, uint64_t count)
 {
@@ -168,7 +172,7 @@ static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges
 	}
 	if (status)
 		goto out;
-	for (bool drained = false;;) {
+	for (bool retried = false;;) {
 		zone_lock(&vm->pool.zone);
 		for (uint64_t i = 0; i < count && !status; i++) {
 			status = check_state(vm, op, &fr[i]);
@@ -177,16 +181,19 @@ static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges
 		if (status || op != VMD_OP_POPULATE ||
 		    populate_need(vm, fr, count) <= vm->pool.zone.free_frames)
 			break;
-		if (drained) {
+		if (retried) {
 			status = VMD_E_NOMEM;
 			break;
 		}
-		/* memory is short: the huge reserve gives back what it holds
-		 * first; then everything is checked again */
+		/* memory is short: the huge reserve gives back what it holds,
+		 * and a compaction in progress its isolated free frames (as
+		 * the kernel's allocator waits out compaction and reclaim);
+		 * then everything is checked again */
 		zone_unlock(&vm->pool.zone);
 		huge_reserve_flush(&vm->reserve);
 		huge_reserve_drain(&vm->reserve);
-		drained = true;
+		compaction_wait_idle(&vm->pool.zone, POPULATE_WAIT_MS);
+		retried = true;
 	}
 	for (uint64_t i = 0; i < count && !status; i++) {
 		status = apply(vm, op, &fr[i]);
