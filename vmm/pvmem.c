@@ -120,12 +120,26 @@ static int check_state(struct vm *vm, uint32_t op, const struct frames *r)
 	return VMD_OK;
 }
 
+/* How long a populate short of memory waits for compaction to give its
+ * isolated free frames back before it fails. */
+#define POPULATE_WAIT_MS	10000
+
 static int apply(struct vm *vm, uint32_t op, const struct frames *r)
 {
 	struct zone *z = &vm->pool.zone;
 
 	switch (op) {
 	case VMD_OP_POPULATE:
+		if (guest_mem_populate(&vm->gm, r->gfn, r->n) == 0)
+			return VMD_OK;
+		/* free frames the count promised may sit in pageblocks a
+		 * min-move run has isolated: wait for it (the populate undid
+		 * itself), then once more */
+		if (!z->compacting)
+			return VMD_E_NOMEM;
+		zone_unlock(z);
+		compaction_wait_idle(z, POPULATE_WAIT_MS);
+		zone_lock(z);
 		return guest_mem_populate(&vm->gm, r->gfn, r->n) ? VMD_E_NOMEM : VMD_OK;
 	case VMD_OP_DISCARD:
 		return guest_mem_discard(&vm->gm, r->gfn, r->n) ? VMD_E_NOMEM : VMD_OK;
@@ -140,10 +154,6 @@ static int apply(struct vm *vm, uint32_t op, const struct frames *r)
 	}
 	return VMD_E_UNKNOWN;
 }
-
-/* How long a populate short of memory waits for compaction to give its
- * isolated free frames back before it fails. */
-#define POPULATE_WAIT_MS	10000
 
 /* Frames a populate of the ranges would allocate (overlaps counted twice). */
 static uint64_t populate_need(struct vm *vm, const struct frames *fr, uint64_t count)
