@@ -176,7 +176,10 @@ int huge_reserve_start(struct huge_reserve *r)
 	err = pthread_create(&r->thread, NULL, reserve_thread, r);
 	if (err)
 		return -err;
+	/* vCPUs may be asking already: they read it under the lock */
+	pthread_mutex_lock(&r->lock);
 	r->running = true;
+	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
@@ -190,7 +193,9 @@ void huge_reserve_stop(struct huge_reserve *r)
 		pthread_cond_signal(&r->wake);
 		pthread_mutex_unlock(&r->lock);
 		pthread_join(r->thread, NULL);
+		pthread_mutex_lock(&r->lock);
 		r->running = false;
+		pthread_mutex_unlock(&r->lock);
 	}
 	if (r->nr_punch)
 		punch_and_free(r, r->punch, r->nr_punch);

@@ -289,6 +289,8 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 	vm->kcompactd.notify_arg = &srv.ctl;
 	if (cfg.views)
 		print_views(vm, "after boot");
+	if (huge_reserve_start(&vm->reserve))
+		fprintf(stderr, "vmdefrag: cannot start the huge reserve: huge requests free inline\n");
 	for (unsigned int i = 0; i < cfg.nr_cpus; i++) {
 		if (vcpu_start(&vm->vcpus[i])) {
 			fprintf(stderr, "vmdefrag: cannot start vCPU %u\n", i);
@@ -298,8 +300,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 	}
 	if (kcompactd_start(&vm->kcompactd))
 		fprintf(stderr, "vmdefrag: cannot start kcompactd: proactive compaction is off\n");
-	if (huge_reserve_start(&vm->reserve))
-		fprintf(stderr, "vmdefrag: cannot start the huge reserve: huge requests free inline\n");
+
 	serve(vm, &srv);
 	server_flush(&srv);
 	/* end compaction before the vCPUs: a move pauses them */
