@@ -115,7 +115,8 @@ START_TEST(test_high_enough_is_left_alone)
 END_TEST
 
 /* The first VMM to leave must not pull the value from under the second,
- * even when the second found it already high enough. */
+ * even when the second found it already high enough: it comes down only
+ * to what the second needs. */
 START_TEST(test_last_holder_puts_back)
 {
 	struct child big = child_hold(300000, false);
@@ -123,7 +124,7 @@ START_TEST(test_last_holder_puts_back)
 	ck_assert_int_eq(sysctl_read_long(NAME), 300000);
 	ck_assert_int_eq(sysctl_hold(NAME, 200000), 300000);
 	child_leave(big);
-	ck_assert_int_eq(sysctl_read_long(NAME), 300000);
+	ck_assert_int_eq(sysctl_read_long(NAME), 200000);
 	sysctl_unhold(NAME);
 	ck_assert_int_eq(sysctl_read_long(NAME), 65530);
 	ck_assert(!record_exists());
@@ -143,6 +144,21 @@ START_TEST(test_growing_needs)
 	ck_assert_int_eq(sysctl_read_long(NAME), 200000);
 	child_leave(small);
 	ck_assert_int_eq(sysctl_read_long(NAME), 65530);
+}
+END_TEST
+
+/* A big guest leaving while a smaller one runs: the value comes down to
+ * what the smaller one needs. */
+START_TEST(test_shrinks_to_remaining_need)
+{
+	struct child small = child_hold(100000, false);
+
+	ck_assert_int_eq(sysctl_hold(NAME, 300000), 300000);
+	sysctl_unhold(NAME);
+	ck_assert_int_eq(sysctl_read_long(NAME), 100000);
+	child_leave(small);
+	ck_assert_int_eq(sysctl_read_long(NAME), 65530);
+	ck_assert(!record_exists());
 }
 END_TEST
 
@@ -187,6 +203,7 @@ int main(void)
 	tcase_add_test(tc, test_high_enough_is_left_alone);
 	tcase_add_test(tc, test_last_holder_puts_back);
 	tcase_add_test(tc, test_growing_needs);
+	tcase_add_test(tc, test_shrinks_to_remaining_need);
 	tcase_add_test(tc, test_crashed_holder);
 	tcase_add_test(tc, test_cannot_raise);
 	suite_add_tcase(s, tc);

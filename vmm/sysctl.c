@@ -194,6 +194,14 @@ void sysctl_unhold(const char *name)
 			sysctl_write_long(name, r->original);
 		unlink(path);
 	} else {
+		/* down to what those left need, never below the original */
+		long keep = r->original;
+
+		for (unsigned int i = 0; i < r->nr; i++)
+			if (r->holders[i].need > keep)
+				keep = r->holders[i].need;
+		if (r->original >= 0 && sysctl_read_long(name) > keep)
+			sysctl_write_long(name, keep);
 		hold_write(fd, r);
 	}
 	close(fd);

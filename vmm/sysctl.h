@@ -18,8 +18,9 @@ int sysctl_write_long(const char *name, long value);
  * Makes name at least need until sysctl_unhold(name), returning the value
  * in force (or a negative errno, changing nothing). Several VMMs may hold
  * one value at once: a record under sysctl_hold_dir, updated under flock,
- * keeps the value seen before the first raise and one line per holder, and
- * the last holder to leave puts the original back. Holders that died
+ * keeps the value seen before the first raise and one line per holder; a
+ * holder leaving brings the value down to what the others need, and the
+ * last one puts the original back. Holders that died
  * without leaving are dropped by the next hold or unhold, so a crash
  * leaves the host changed only until the next VMM ends.
  */
