@@ -26,13 +26,6 @@ void huge_reserve_init(struct huge_reserve *r, struct pool *pool, unsigned int t
 	pthread_cond_init(&r->idle, NULL);
 }
 
-static int cmp_pfn(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Punches the frames in runs of consecutive numbers, then frees them:
  * until the punch they stay allocated, so nobody gets a frame whose old
  * bytes are about to vanish under it. */
@@ -40,12 +33,7 @@ static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 {
 	struct zone *z = &r->pool->zone;
 
-	qsort(pfns, n, sizeof(*pfns), cmp_pfn);
-	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1; j++)
-			;
-		pool_punch(r->pool, pfns[i], (uint32_t)(j - i));
-	}
+	pool_punch_frames(r->pool, pfns, n);
 	zone_lock(z);
 	for (size_t i = 0; i < n; i++)
 		buddy_free(z, pfns[i], 0);

@@ -104,6 +104,23 @@ int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
 	return 0;
 }
 
+static int cmp_pfn(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n)
+{
+	qsort(pfns, n, sizeof(*pfns), cmp_pfn);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1; j++)
+			;
+		pool_punch(p, pfns[i], (uint32_t)(j - i));
+	}
+}
+
 static int64_t anon_resident_bytes(const struct pool *p)
 {
 	long page = sysconf(_SC_PAGESIZE);

@@ -40,6 +40,10 @@ static inline void *pool_frame(const struct pool *p, uint32_t pfn)
  * the pool file). The frames read as zeros afterwards. */
 int pool_punch(struct pool *p, uint32_t pfn, uint32_t count);
 
+/* Punches n frames given by number, in any order: sorts pfns in place and
+ * punches each run of consecutive frames with one call. */
+void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n);
+
 /* Bytes of the pool the host really holds (the file's allocated blocks;
  * for POOL_ANON, resident pages of the mapping). */
 int64_t pool_resident_bytes(const struct pool *p);

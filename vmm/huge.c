@@ -127,10 +127,9 @@ static void free_frames(struct vm *vm, uint32_t *pfns, unsigned int n)
 {
 	if (huge_reserve_defer_free(&vm->reserve, pfns, n))
 		return;
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n; i++)
 		buddy_free(&vm->pool.zone, pfns[i], 0);
-		pool_punch(&vm->pool, pfns[i], 1);
-	}
+	pool_punch_frames(&vm->pool, pfns, n);
 }
 
 /* Copies the frames old[] (PFN_NONE: a hole) into block blk, in order.
@@ -172,6 +171,7 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), blk = PFN_NONE, old[HUGE_FRAMES], nr_old = 0;
 	bool in_order = true;
 	int status = VMD_OK;
+
 	*huge = *stall_ns = 0;
 	if (gpa & (HUGE_BYTES - 1))
 		return VMD_E_ALIGN;

@@ -8,9 +8,9 @@
  * in ascending order, so guest-consecutive frames land on consecutive pool
  * frames and one mmap covers each run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -61,16 +61,11 @@ static void punch_sources(struct vm *vm, const struct migration *batch, unsigned
 	for (unsigned int i = 0; i < nr; i++)
 		if (!batch[i].result)
 			scratch[n++] = batch[i].src;
-	qsort(scratch, n, sizeof(*scratch), cmp_u32);
-	for (unsigned int i = 0, len; i < n; i += len) {
-		for (len = 1; i + len < n && scratch[i + len] == scratch[i] + len; len++)
-			;
-		pool_punch(&vm->pool, scratch[i], len);
-	}
+	pool_punch_frames(&vm->pool, scratch, n);
 }
 
 /* Runs of consecutive destinations (the batch is in ascending order of
- * them after pair_up); calls fn on each. */
+ * them after pair_up): the body runs once per run, from i, len long. */
 #define for_each_dst_run(batch, nr, i, len)						\
 	for (unsigned int i = 0, len; i < (nr); i += len)				\
 		if ((len = dst_run((batch), (nr), i)))
