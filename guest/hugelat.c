@@ -5,7 +5,9 @@
  * area - timing each with rdtsc, and reports the latency p50/p99/max in
  * microseconds and how many requests stalled (had to compact). Before
  * them, unless warmup=0, one untimed back-huge of the last 2 MiB range;
- * with settle_ms=N it then waits N ms before the first timed request. */
+ * with settle_ms=N it then waits N ms before the first timed request.
+ * With noop=1 each request is one that does no work (populate of a page
+ * the guest has), reported as hugelat_noop_*: this host's floor. */
 #include "fragment.h"
 #include "vmd.h"
 
@@ -13,7 +15,7 @@
 #define MAX_REQ 1024
 
 /* all requests, and each kind alone */
-static uint64_t lat[MAX_REQ], back[MAX_REQ], plug[MAX_REQ];
+static uint64_t lat[MAX_REQ], back[MAX_REQ], plug[MAX_REQ], noop[MAX_REQ];
 
 /* Reports p50/p99/max of the n sorted latencies v as PREFIX_p50_us etc. */
 static void report_latency(const char *prefix, uint64_t *v, uint64_t n)
@@ -35,7 +37,8 @@ int main(void)
 {
 	uint64_t khz = vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000;
 	uint64_t n = vmd_arg_u64("requests", 96), gap = vmd_arg_u64("gap_ms", 50) * khz;
-	uint64_t stalls = 0, failed = 0, next, range, h, ns, nback = 0, nplug = 0;
+	uint64_t stalls = 0, failed = 0, next, range, h, ns, nback = 0, nplug = 0, nnoop = 0;
+	int noop_only = vmd_arg_u64("noop", 0) != 0;
 	struct fragment_state st;
 
 	if (n > MAX_REQ)
@@ -58,7 +61,9 @@ int main(void)
 		next += gap;
 		t0 = vmd_rdtsc();
 		ns = 0;
-		if (vmd_info.plug_bytes && i % 4 == 3) {
+		if (noop_only) {
+			status = vmd_populate(vmd_heap_end() - VMD_PAGE_SIZE, VMD_PAGE_SIZE);
+		} else if (vmd_info.plug_bytes && i % 4 == 3) {
 			status = vmd_plug_huge(9, &addr, &h, &ns);
 		} else {
 			if (range + MB2 > st.end)
@@ -67,7 +72,9 @@ int main(void)
 			range += MB2;
 		}
 		lat[i] = (vmd_rdtsc() - t0) * 1000 / khz;
-		if (vmd_info.plug_bytes && i % 4 == 3)
+		if (noop_only)
+			noop[nnoop++] = lat[i];
+		else if (vmd_info.plug_bytes && i % 4 == 3)
 			plug[nplug++] = lat[i];
 		else
 			back[nback++] = lat[i];
@@ -80,5 +87,6 @@ int main(void)
 	report_latency("hugelat", lat, n);
 	report_latency("hugelat_back", back, nback);
 	report_latency("hugelat_plug", plug, nplug);
+	report_latency("hugelat_noop", noop, nnoop);
 	return failed ? 1 : 0;
 }

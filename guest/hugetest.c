@@ -1,7 +1,9 @@
 /* hugetest: huge regions on a fragmented pool.
  *   mode=ok (default): fragments its memory, writes patterns, asks for
- *     back-huge of several 2 MiB ranges and plug-huge of order 9 and 10,
- *     checks every byte afterwards and reports what the host did;
+ *     back-huge of several 2 MiB ranges, then of the first one again
+ *     after discards in it (the range moves between the two sides of its
+ *     memslot, and back), and plug-huge of order 9 and 10, checks every
+ *     byte afterwards and reports what the host did;
  *   mode=pinned: pins a page in every 8 it keeps, so every pool block
  *     holds a pinned frame, then expects back-huge and plug-huge to fail
  *     with VMD_E_FRAGMENTED (and VMD_E_PINNED for a range it pinned);
@@ -25,12 +27,13 @@ static int failures;
 
 static int mode_ok(struct fragment_state *st)
 {
-	uint64_t backed = 0, huge, stall, addr, bad;
-	unsigned int ranges = (unsigned int)vmd_arg_u64("ranges", 8);
+	uint64_t backed = 0, rebacked = 0, huge, stall, addr, bad;
+	uint64_t first = (st->start + MB2 - 1) / MB2 * MB2;
+	unsigned int ranges = (unsigned int)vmd_arg_u64("ranges", 8), rebacks = 3;
 
 	memtest_write(st->start, st->end, st->discarded, 7);
 	for (unsigned int i = 0; i < ranges; i++) {
-		uint64_t gpa = (st->start + MB2 - 1) / MB2 * MB2 + i * 16 * MB2;
+		uint64_t gpa = first + i * 16 * MB2;
 
 		if (gpa + MB2 > st->end)
 			break;
@@ -47,9 +50,20 @@ static int mode_ok(struct fragment_state *st)
 			}
 		}
 	}
+	/* holes in a backed range take it out of order: each round moves it
+	 * again, into a new block, and fills the holes with the pattern */
+	for (unsigned int round = 0; round < rebacks && first + MB2 <= st->end; round++) {
+		uint64_t hole = first + (16 + 8 * round) * VMD_PAGE_SIZE;
+
+		VMD_ASSERT(vmd_discard(hole, 4 * VMD_PAGE_SIZE) == VMD_OK);
+		expect(vmd_back_huge(first, &huge, &stall), VMD_OK);
+		rebacked += huge;
+		memtest_write(hole, hole + 4 * VMD_PAGE_SIZE, 0, 7);
+	}
 	bad = memtest_verify(st->start, st->end, st->discarded, 7);
 	vmd_report("hugetest_bad_pages", bad);
 	vmd_report("hugetest_back_huge_host_huge", backed);
+	vmd_report("hugetest_reback_host_huge", rebacked);
 	if (vmd_info.plug_bytes >= 6 * MB2) {
 		expect(vmd_plug_huge(9, &addr, &huge, &stall), VMD_OK);
 		vmd_printf("hugetest: plug-huge order 9 at 0x%lx: host huge %lu, stall %lu us\n", addr, huge, stall / 1000);
@@ -94,6 +108,9 @@ static int mode_args(void)
 	expect(vmd_back_huge(vmd_heap_end() + 4096, 0, 0), VMD_E_ALIGN);
 	expect(vmd_back_huge(vmd_info.mem_bytes + vmd_info.plug_bytes, 0, 0), VMD_E_RANGE);
 	expect(vmd_back_huge(1ULL << 50, 0, 0), VMD_E_RANGE);
+	/* the plug area is the VMM's to hand out: nothing is plugged yet */
+	if (vmd_info.plug_bytes)
+		expect(vmd_back_huge(vmd_info.mem_bytes, 0, 0), VMD_E_RANGE);
 	expect(vmd_plug_huge(8, &addr, 0, 0), VMD_E_INVAL);
 	expect(vmd_plug_huge(11, &addr, 0, 0), VMD_E_INVAL);
 	expect(vmd_plug_huge(99, &addr, 0, 0), VMD_E_INVAL);

@@ -15,6 +15,8 @@
 
 #define BLOCK_ORDER	9
 #define BLOCK_FRAMES	(1U << BLOCK_ORDER)
+#define UNMAP_PIECE	(64ULL << 10)	/* at most ~16 mappings: the mmap lock is held
+					 * ~40 us at a time, and vCPU faults wait on it */
 
 void huge_reserve_init(struct huge_reserve *r, struct pool *pool, unsigned int target)
 {
@@ -38,6 +40,14 @@ static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 	for (size_t i = 0; i < n; i++)
 		buddy_free(z, pfns[i], 0);
 	zone_unlock(z);
+}
+
+static void unmap_views(struct reserve_unmap *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t off = 0; off < u[i].len; off += UNMAP_PIECE)
+			pool_unmap_view((uint8_t *)u[i].addr + off,
+					u[i].len - off < UNMAP_PIECE ? u[i].len - off : UNMAP_PIECE);
 }
 
 /* Makes the host back the block with one 2 MiB page: collapse needs pages
@@ -122,20 +132,25 @@ static void *reserve_thread(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
-		if (r->nr_punch) {
+		if (r->nr_punch || r->nr_unmap) {
 			uint32_t *batch = r->punch;
-			size_t n = r->nr_punch;
+			struct reserve_unmap *views = r->unmap;
+			size_t n = r->nr_punch, nv = r->nr_unmap;
 
 			r->punch = NULL;
 			r->nr_punch = r->cap_punch = 0;
+			r->unmap = NULL;
+			r->nr_unmap = r->cap_unmap = 0;
 			r->busy++;
 			pthread_mutex_unlock(&r->lock);
+			unmap_views(views, nv);
 			punch_and_free(r, batch, n);
 			free(batch);
+			free(views);
 			pthread_mutex_lock(&r->lock);
 			r->punched += n;
 			r->busy--;
-			if (!r->nr_punch)
+			if (!r->nr_punch && !r->nr_unmap)
 				pthread_cond_broadcast(&r->idle);
 			starved = false;	/* that may have freed a block */
 		} else if (wants_fill(r) && !starved) {
@@ -185,11 +200,14 @@ void huge_reserve_stop(struct huge_reserve *r)
 		r->running = false;
 		pthread_mutex_unlock(&r->lock);
 	}
+	unmap_views(r->unmap, r->nr_unmap);
 	if (r->nr_punch)
 		punch_and_free(r, r->punch, r->nr_punch);
 	free(r->punch);
+	free(r->unmap);
 	r->punch = NULL;
-	r->nr_punch = r->cap_punch = 0;
+	r->unmap = NULL;
+	r->nr_punch = r->cap_punch = r->nr_unmap = r->cap_unmap = 0;
 	huge_reserve_drain(r);
 	pthread_cond_destroy(&r->wake);
 	pthread_cond_destroy(&r->idle);
@@ -220,27 +238,43 @@ void huge_reserve_refill(struct huge_reserve *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsigned int n)
+/* Makes room in the queues for n frames and one view (r->lock held). */
+static bool make_room(struct huge_reserve *r, unsigned int n)
+{
+	if (r->nr_punch + n > r->cap_punch) {
+		size_t cap = (r->nr_punch + n) * 2;
+		uint32_t *p = realloc(r->punch, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		r->punch = p;
+		r->cap_punch = cap;
+	}
+	if (r->nr_unmap == r->cap_unmap) {
+		size_t cap = r->cap_unmap * 2 + 4;
+		struct reserve_unmap *u = realloc(r->unmap, cap * sizeof(*u));
+
+		if (!u)
+			return false;
+		r->unmap = u;
+		r->cap_unmap = cap;
+	}
+	return true;
+}
+
+bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsigned int n,
+			     void *unmap, uint64_t unmap_len)
 {
 	bool queued = false;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->running && !r->stop) {
-		if (r->nr_punch + n > r->cap_punch) {
-			size_t cap = (r->nr_punch + n) * 2;
-			uint32_t *p = realloc(r->punch, cap * sizeof(*p));
-
-			if (p) {
-				r->punch = p;
-				r->cap_punch = cap;
-			}
-		}
-		if (r->nr_punch + n <= r->cap_punch) {
-			memcpy(r->punch + r->nr_punch, pfns, n * sizeof(*pfns));
-			r->nr_punch += n;
-			queued = true;
-			pthread_cond_signal(&r->wake);
-		}
+	if (r->running && !r->stop && make_room(r, n)) {
+		memcpy(r->punch + r->nr_punch, pfns, n * sizeof(*pfns));
+		r->nr_punch += n;
+		if (unmap_len)
+			r->unmap[r->nr_unmap++] = (struct reserve_unmap){ unmap, unmap_len };
+		queued = true;
+		pthread_cond_signal(&r->wake);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return queued;
@@ -249,7 +283,7 @@ bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsig
 void huge_reserve_flush(struct huge_reserve *r)
 {
 	pthread_mutex_lock(&r->lock);
-	while (r->running && (r->nr_punch || r->busy))
+	while (r->running && (r->nr_punch || r->nr_unmap || r->busy))
 		pthread_cond_wait(&r->idle, &r->lock);
 	pthread_mutex_unlock(&r->lock);
 }

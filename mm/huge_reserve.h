@@ -42,6 +42,11 @@ struct huge_reserve {
 	unsigned int nr_ready;
 	uint32_t *punch;		/* order-0 unowned frames to punch, then free */
 	size_t nr_punch, cap_punch;
+	struct reserve_unmap {		/* views still mapping them: unmapped first */
+		void *addr;
+		uint64_t len;
+	} *unmap;
+	size_t nr_unmap, cap_unmap;
 	uint64_t built, taken, missed, build_failed, punched;
 };
 
@@ -61,11 +66,16 @@ uint32_t huge_reserve_take(struct huge_reserve *r);
 void huge_reserve_refill(struct huge_reserve *r);
 
 /* Hands over n frames (used order-0 frames nobody owns any more) to be
- * punched and freed by the thread. False when the thread is not running:
- * then the caller frees them itself. Callable under the zone lock. */
-bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsigned int n);
+ * punched and freed by the thread, after it made [unmap, unmap +
+ * unmap_len) (a view that may still map them; none if unmap_len is 0)
+ * inaccessible with pool_unmap_view(). False when the thread is not
+ * running: then the caller does both itself. Callable under the zone
+ * lock. */
+bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsigned int n,
+			     void *unmap, uint64_t unmap_len);
 
-/* Waits until every frame handed over so far is punched and free. */
+/* Waits until everything handed over so far is unmapped, punched and
+ * free. */
 void huge_reserve_flush(struct huge_reserve *r);
 
 /* Gives every ready block back to the pool (memory is short); returns how

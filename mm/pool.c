@@ -91,6 +91,14 @@ void pool_destroy(struct pool *p)
 	p->fd = -1;
 }
 
+int pool_unmap_view(void *addr, uint64_t len)
+{
+	void *got = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+			 -1, 0);
+
+	return got == MAP_FAILED ? -errno : 0;
+}
+
 int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
 {
 	uint64_t off = (uint64_t)pfn << FRAME_SHIFT, len = (uint64_t)count << FRAME_SHIFT;

@@ -44,6 +44,13 @@ int pool_punch(struct pool *p, uint32_t pfn, uint32_t count);
  * punches each run of consecutive frames with one call. */
 void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n);
 
+/* Replaces whatever maps [addr, addr + len) with an inaccessible
+ * reservation that holds no memory: how a mapping of pool frames (a
+ * discarded guest frame, a memslot's old side) stops mapping them before
+ * they are punched. Reservations made so merge into one mapping. 0 or a
+ * negative errno. */
+int pool_unmap_view(void *addr, uint64_t len);
+
 /* Bytes of the pool the host really holds (the file's allocated blocks;
  * for POOL_ANON, resident pages of the mapping). */
 int64_t pool_resident_bytes(const struct pool *p);

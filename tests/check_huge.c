@@ -54,6 +54,9 @@ START_TEST(test_back_and_plug_huge)
 	if (!thp_denied()) {
 		ck_assert_int_eq(host, 11);
 		ck_assert_int_eq(wait_for_output(out, "hugetest_back_huge_host_huge 8", 1, 0), 1);
+		/* the first range, moved three more times between its
+		 * memslot's sides, is host-huge after each move */
+		ck_assert_int_eq(wait_for_output(out, "hugetest_reback_host_huge 3", 1, 0), 1);
 	}
 	/* the huge reserve: on by default, and asked for a block by every
 	 * order-9 request that could not use the range in place */

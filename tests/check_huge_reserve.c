@@ -101,12 +101,32 @@ START_TEST(test_fill_take_and_drain)
 }
 END_TEST
 
-/* Frames handed over are punched (their bytes gone) and then free. */
+/* Is the page at addr mapped inaccessible (---p in /proc/self/maps)? */
+static bool inaccessible(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], perms[8] = "";
+	bool found = false;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3)
+			found = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+	}
+	fclose(f);
+	return found && !strcmp(perms, "---p");
+}
+
+/* Frames handed over are punched (their bytes gone) and then free, after
+ * the view that still mapped them was made inaccessible. */
 START_TEST(test_deferred_free)
 {
 	struct zone *z = &pool.zone;
 	uint32_t pfns[8];
 	int64_t resident;
+	uint8_t *view = mmap(NULL, 8 * FRAME_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	huge_reserve_init(&hr, &pool, 1);
 	ck_assert_int_eq(huge_reserve_start(&hr), 0);
@@ -114,13 +134,21 @@ START_TEST(test_deferred_free)
 	for (int i = 0; i < 8; i++) {
 		ck_assert_int_eq(buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfns[i]), 0);
 		memset(pool_frame(&pool, pfns[i]), 0x5a, FRAME_SIZE);
+		/* a guest-like view of the frame, out of order */
+		ck_assert_ptr_ne(mmap(view + i * FRAME_SIZE, FRAME_SIZE, PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_FIXED, pool.fd, (off_t)pfns[i] << FRAME_SHIFT),
+				 MAP_FAILED);
+		ck_assert_uint_eq(view[i * FRAME_SIZE], 0x5a);
 	}
 	zone_unlock(z);
 	resident = pool_resident_bytes(&pool);
 	zone_lock(z);
-	ck_assert(huge_reserve_defer_free(&hr, pfns, 8));
+	ck_assert(huge_reserve_defer_free(&hr, pfns, 8, view, 8 * FRAME_SIZE));
 	zone_unlock(z);
 	huge_reserve_flush(&hr);
+	for (int i = 0; i < 8; i++)
+		ck_assert(inaccessible(view + i * FRAME_SIZE));
+	munmap(view, 8 * FRAME_SIZE);
 	ck_assert_uint_eq(hr.punched, 8);
 	ck_assert_uint_eq(z->free_frames, 16 * 512);
 	ck_assert_int_eq(resident - pool_resident_bytes(&pool), 8 * FRAME_SIZE);
@@ -143,7 +171,7 @@ START_TEST(test_off)
 	huge_reserve_refill(&hr);
 	ck_assert_uint_eq(huge_reserve_take(&hr), PFN_NONE);
 	ck_assert_uint_eq(hr.missed, 1);
-	ck_assert(!huge_reserve_defer_free(&hr, &pfn, 1));
+	ck_assert(!huge_reserve_defer_free(&hr, &pfn, 1, NULL, 0));
 	ck_assert_uint_eq(huge_reserve_drain(&hr), 0);
 }
 END_TEST

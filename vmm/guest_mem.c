@@ -4,13 +4,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/kvm.h>
 
 #include "vmm/guest_mem.h"
 #include "vmm/sysctl.h"
 
 #define HUGE_FRAMES	512
 #define OTHER_MAPPINGS	8192	/* the rest of the process: libraries, stacks, pool view */
+#define STALE_MAPPINGS	(GUEST_STALE_MAX * GUEST_CHUNK_FRAMES)	/* stale sides at worst */
 
 /* Is the boundary between gfn g and g + 1 also a boundary between
  * mappings? */
@@ -18,6 +21,8 @@ static bool is_break(const struct guest_mem *gm, uint32_t g)
 {
 	uint32_t a = p2m_lookup(gm->p2m, g), b = p2m_lookup(gm->p2m, g + 1);
 
+	if (gm->side[g / GUEST_CHUNK_FRAMES] != gm->side[(g + 1) / GUEST_CHUNK_FRAMES])
+		return true;
 	if (a == PFN_NONE || b == PFN_NONE)
 		return (a == PFN_NONE) != (b == PFN_NONE);
 	return b != a + 1;
@@ -66,7 +71,7 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 
 	/* a fully scattered guest needs a mapping per unit; make sure the
 	 * host allows that many before the guest starts */
-	worst = gm->nr_gfns / gm->unit + 1 + OTHER_MAPPINGS;
+	worst = gm->nr_gfns / gm->unit + 1 + OTHER_MAPPINGS + STALE_MAPPINGS;
 	limit = sysctl_hold("vm/max_map_count", (long)worst);
 	if (limit < 0) {
 		long now = sysctl_read_long("vm/max_map_count");
@@ -79,11 +84,19 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 		return -EPERM;
 	}
 	gm->holds_max_map_count = true;
-	gm->map_limit = limit - OTHER_MAPPINGS;
+	gm->map_limit = limit - OTHER_MAPPINGS - STALE_MAPPINGS;
+	gm->vm_fd = -1;
+	gm->nr_chunks = (uint32_t)((size + GUEST_CHUNK_BYTES - 1) / GUEST_CHUNK_BYTES);
+	gm->side = calloc(gm->nr_chunks, 1);
+	gm->stale = calloc(gm->nr_chunks, 1);
+	if (!gm->side || !gm->stale) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 
-	/* reserve the range, aligned so guest and host addresses agree
+	/* reserve both sides, aligned so guest and host addresses agree
 	 * modulo 2 MiB (what a 2 MiB host page behind guest memory needs) */
-	gm->reserve_size = size + align;
+	gm->reserve_size = 2 * gm->nr_chunks * GUEST_CHUNK_BYTES + align;
 	gm->reserve = mmap(NULL, gm->reserve_size, PROT_NONE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (gm->reserve == MAP_FAILED) {
@@ -92,13 +105,153 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 		gm->reserve = NULL;
 		return -errno;
 	}
-	gm->base = (uint8_t *)(((uintptr_t)gm->reserve + align - 1) & ~(uintptr_t)(align - 1));
+	gm->side_base[0] = (uint8_t *)(((uintptr_t)gm->reserve + align - 1) & ~(uintptr_t)(align - 1));
+	gm->side_base[1] = gm->side_base[0] + gm->nr_chunks * GUEST_CHUNK_BYTES;
 	gm->nr_mappings = 1;
+	return 0;
+}
+
+uint64_t guest_mem_chunk_bytes(const struct guest_mem *gm, uint32_t chunk)
+{
+	uint64_t start = chunk * GUEST_CHUNK_BYTES;
+
+	return gm->size - start < GUEST_CHUNK_BYTES ? gm->size - start : GUEST_CHUNK_BYTES;
+}
+
+static int set_memslot(struct guest_mem *gm, uint32_t chunk, bool present)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = chunk,
+		.guest_phys_addr = chunk * GUEST_CHUNK_BYTES,
+		.memory_size = present ? guest_mem_chunk_bytes(gm, chunk) : 0,
+		.userspace_addr = (uintptr_t)guest_mem_hva(gm, chunk * GUEST_CHUNK_FRAMES),
+	};
+
+	return ioctl(gm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) ? -errno : 0;
+}
+
+int guest_mem_set_memslots(struct guest_mem *gm, int vm_fd, char *err, size_t errlen)
+{
+	int max = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS), e;
+
+	if (max > 0 && gm->nr_chunks > (uint32_t)max) {
+		snprintf(err, errlen, "a %lu MiB guest needs %u memslots (one per 2 MiB), KVM offers %d",
+			 (unsigned long)(gm->size >> 20), gm->nr_chunks, max);
+		return -E2BIG;
+	}
+	gm->vm_fd = vm_fd;
+	for (uint32_t c = 0; c < gm->nr_chunks; c++) {
+		e = set_memslot(gm, c, true);
+		if (e) {
+			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION (slot %u): %s", c, strerror(-e));
+			return e;
+		}
+	}
+	return 0;
+}
+
+uint8_t *guest_mem_hva(const struct guest_mem *gm, uint32_t gfn)
+{
+	return gm->side_base[gm->side[gfn / GUEST_CHUNK_FRAMES]] + ((uint64_t)gfn << FRAME_SHIFT);
+}
+
+uint8_t *guest_mem_spare_hva(const struct guest_mem *gm, uint32_t chunk)
+{
+	return gm->side_base[!gm->side[chunk]] + chunk * GUEST_CHUNK_BYTES;
+}
+
+/* The end of the frames from gfn (before end) whose chunks map the same
+ * side: one stretch of address space. */
+static uint32_t same_side_end(const struct guest_mem *gm, uint32_t gfn, uint32_t end)
+{
+	uint32_t c = gfn / GUEST_CHUNK_FRAMES, next = (c + 1) * GUEST_CHUNK_FRAMES;
+
+	while (next < end && gm->side[next / GUEST_CHUNK_FRAMES] == gm->side[c])
+		next += GUEST_CHUNK_FRAMES;
+	return next < end ? next : end;
+}
+
+int guest_mem_map_frames(struct guest_mem *gm, uint32_t gfn, uint32_t n, uint32_t pfn)
+{
+	for (uint32_t end = gfn + n, stop; gfn < end; gfn = stop) {
+		uint8_t *addr = guest_mem_hva(gm, gfn);
+		uint64_t len;
+		int err;
+
+		stop = same_side_end(gm, gfn, end);
+		len = (uint64_t)(stop - gfn) << FRAME_SHIFT;
+		if (pfn == PFN_NONE) {
+			err = pool_unmap_view(addr, len);
+		} else {
+			err = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				   gm->pool->fd, (off_t)pfn << FRAME_SHIFT) == MAP_FAILED ? -errno : 0;
+			pfn += stop - gfn;
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int guest_mem_map_spare(struct guest_mem *gm, uint32_t chunk, uint32_t pfn)
+{
+	uint8_t *addr = guest_mem_spare_hva(gm, chunk);
+
+	if (gm->stale[chunk])
+		return -EBUSY;
+	return mmap(addr, guest_mem_chunk_bytes(gm, chunk), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_FIXED, gm->pool->fd, (off_t)pfn << FRAME_SHIFT) == MAP_FAILED ?
+	       -errno : 0;
+}
+
+void guest_mem_clear_spare(struct guest_mem *gm, uint32_t chunk)
+{
+	if (pool_unmap_view(guest_mem_spare_hva(gm, chunk), guest_mem_chunk_bytes(gm, chunk))) {
+		/* it would keep mapping frames about to be reused */
+		fprintf(stderr, "vmdefrag: cannot unmap a spare side: %s\n", strerror(errno));
+		abort();
+	}
+	if (gm->stale[chunk]) {
+		gm->stale[chunk] = 0;
+		gm->nr_stale--;
+	}
+}
+
+void guest_mem_spares_cleared(struct guest_mem *gm)
+{
+	memset(gm->stale, 0, gm->nr_chunks);
+	gm->nr_stale = 0;
+}
+
+int guest_mem_switch_side(struct guest_mem *gm, uint32_t chunk)
+{
+	int err = set_memslot(gm, chunk, false);
+
+	if (err)
+		return err;
+	gm->side[chunk] ^= 1;
+	err = set_memslot(gm, chunk, true);
+	if (err) {
+		gm->side[chunk] ^= 1;
+		if (set_memslot(gm, chunk, true)) {
+			/* the guest has lost this memory: nothing sane is left */
+			fprintf(stderr, "vmdefrag: cannot restore the memslot of chunk %u: %s\n",
+				chunk, strerror(errno));
+			abort();
+		}
+		return err;
+	}
+	gm->stale[chunk] = 1;
+	gm->nr_stale++;
+	gm->mappings_stale = true;
 	return 0;
 }
 
 void guest_mem_destroy(struct guest_mem *gm)
 {
+	free(gm->side);
+	free(gm->stale);
+	gm->side = gm->stale = NULL;
 	if (gm->reserve)
 		munmap(gm->reserve, gm->reserve_size);
 	gm->reserve = NULL;
@@ -113,21 +266,18 @@ int guest_mem_remap(struct guest_mem *gm, uint32_t gfn, uint32_t n)
 
 	while (gfn < end) {
 		uint32_t pfn = p2m_lookup(gm->p2m, gfn), len = 1;
-		void *addr = gm->base + ((uint64_t)gfn << FRAME_SHIFT), *got;
+		int err;
 
 		if (pfn == PFN_NONE) {
 			while (gfn + len < end && p2m_lookup(gm->p2m, gfn + len) == PFN_NONE)
 				len++;
-			got = mmap(addr, (uint64_t)len << FRAME_SHIFT, PROT_NONE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 		} else {
 			while (gfn + len < end && p2m_lookup(gm->p2m, gfn + len) == pfn + len)
 				len++;
-			got = mmap(addr, (uint64_t)len << FRAME_SHIFT, PROT_READ | PROT_WRITE,
-				   MAP_SHARED | MAP_FIXED, gm->pool->fd, (off_t)pfn << FRAME_SHIFT);
 		}
-		if (got == MAP_FAILED)
-			return -errno;
+		err = guest_mem_map_frames(gm, gfn, len, pfn);
+		if (err)
+			return err;
 		gfn += len;
 	}
 	return 0;
@@ -216,16 +366,13 @@ int guest_mem_discard(struct guest_mem *gm, uint32_t gfn, uint32_t n)
 	struct zone *z = &gm->pool->zone;
 	uint64_t before = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
 	uint32_t run_start = PFN_NONE, run_len = 0;
-	void *got;
+	int err;
 
 	guest_mem_mappings(gm);
 	/* stop mapping the frames first: a punched frame still mapped would
 	 * come back as zeros at the guest's next touch */
-	got = mmap(gm->base + ((uint64_t)gfn << FRAME_SHIFT), (uint64_t)n << FRAME_SHIFT, PROT_NONE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-	if (got == MAP_FAILED) {
-		int err = -errno;
-
+	err = guest_mem_map_frames(gm, gfn, n, PFN_NONE);
+	if (err) {
 		guest_mem_remap(gm, gfn, n);
 		return err;
 	}
@@ -292,7 +439,8 @@ int guest_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t le
 
 int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm)
 {
-	uintptr_t lo = (uintptr_t)gm->base, hi = lo + gm->size;
+	/* both sides: a chunk maps one of them */
+	uintptr_t lo = (uintptr_t)gm->side_base[0], hi = (uintptr_t)gm->side_base[1] + gm->size;
 	FILE *f = fopen("/proc/self/smaps", "r");
 	char line[512];
 	bool inside = false;

@@ -4,10 +4,13 @@
  * (MADV_COLLAPSE on the shmem mapping), counts direct-compaction stalls as
  * the kernel does, and wakes kcompactd after one. Blocks come from the
  * huge reserve when it has one ready (already a host huge page, so the
- * collapse only maps it), and the frames back-huge gives up are punched by
- * the reserve's thread: a request then costs a 2 MiB copy and one mmap. */
+ * collapse only maps it). back-huge maps the block on the chunk's spare
+ * side and switches the chunk's memslot over to it (guest_mem.h); the
+ * reserve's thread then tears the old side down and punches the frames it
+ * gave up: a request costs a 2 MiB copy, one mmap and a memslot switch. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +28,12 @@
 #define HUGE_FRAMES	512
 #define HUGE_BYTES	(2ULL << 20)
 
+static void *copier_thread(void *arg);
+
 int huge_init(struct vm *vm)
 {
+	struct huge_copier *c = &vm->copier;
+
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
 	char line[256] = "";
 
@@ -42,13 +49,32 @@ int huge_init(struct vm *vm)
 			"4 KiB pages\n", f ? "shmem_enabled is deny" : "no shmem_enabled");
 	/* where allowed, let the kernel use huge pages for guest memory */
 	if (vm->pool.backing == POOL_MEMFD && !vm->thp_denied)
-		madvise(vm->gm.base, vm->guest_bytes, MADV_HUGEPAGE);
+		madvise(guest_mem_hva(&vm->gm, 0), vm->guest_bytes, MADV_HUGEPAGE);
 	if (vm->cfg.plug_bytes) {
 		vm->plugged = calloc(vm->cfg.plug_bytes / HUGE_BYTES, 1);
 		if (!vm->plugged)
 			return -ENOMEM;
 	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	/* without it back-huge copies on its own thread */
+	if (vm->pool.backing == POOL_MEMFD)
+		c->running = !pthread_create(&c->thread, NULL, copier_thread, vm);
 	return 0;
+}
+
+void huge_destroy(struct vm *vm)
+{
+	struct huge_copier *c = &vm->copier;
+
+	if (!c->running)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	c->running = false;
 }
 
 /* Asks the kernel for a 2 MiB page behind [gpa, gpa + 2 MiB), backed by
@@ -61,7 +87,8 @@ static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 	/* collapse needs pages to gather: allocate any holes of the block */
 	fallocate(vm->pool.fd, FALLOC_FL_KEEP_SIZE, (off_t)pfn << FRAME_SHIFT, (off_t)HUGE_BYTES);
 	for (int tries = 0; tries < 3; tries++) {
-		if (!madvise(vm->gm.base + gpa, HUGE_BYTES, MADV_COLLAPSE))
+		if (!madvise(guest_mem_hva(&vm->gm, (uint32_t)(gpa >> FRAME_SHIFT)), HUGE_BYTES,
+			     MADV_COLLAPSE))
 			return true;
 		if (errno != EAGAIN)
 			return false;
@@ -121,15 +148,36 @@ static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
 	zone_unlock(&vm->pool.zone);
 }
 
-/* Frees frames the guest no longer maps: by the huge reserve's thread
- * when it runs (the punch is the slow part), else here. Zone lock held. */
-static void free_frames(struct vm *vm, uint32_t *pfns, unsigned int n)
+/* Frees the frames chunk gave up, which its stale spare side still maps:
+ * by the huge reserve's thread when it runs (the teardown and the punch
+ * are the slow parts), else here. Zone lock held. */
+static void free_frames(struct vm *vm, uint32_t chunk, uint32_t *pfns, unsigned int n)
 {
-	if (huge_reserve_defer_free(&vm->reserve, pfns, n))
+	if (huge_reserve_defer_free(&vm->reserve, pfns, n, guest_mem_spare_hva(&vm->gm, chunk),
+				    guest_mem_chunk_bytes(&vm->gm, chunk)))
 		return;
+	guest_mem_clear_spare(&vm->gm, chunk);
 	for (unsigned int i = 0; i < n; i++)
 		buddy_free(&vm->pool.zone, pfns[i], 0);
 	pool_punch_frames(&vm->pool, pfns, n);
+}
+
+/* Makes sure chunk's spare side can be mapped: waits for the reserve's
+ * thread to clear the stale sides it was handed (all of them, also when
+ * too many wait). Zone lock not held: the thread frees under it. */
+static void clean_spare(struct vm *vm, uint32_t chunk)
+{
+	bool wait;
+
+	zone_lock(&vm->pool.zone);
+	wait = vm->gm.stale[chunk] || vm->gm.nr_stale >= GUEST_STALE_MAX;
+	zone_unlock(&vm->pool.zone);
+	if (!wait)
+		return;
+	huge_reserve_flush(&vm->reserve);
+	zone_lock(&vm->pool.zone);
+	guest_mem_spares_cleared(&vm->gm);
+	zone_unlock(&vm->pool.zone);
 }
 
 /* Copies the frames old[] (PFN_NONE: a hole) into block blk, in order.
@@ -157,31 +205,76 @@ static void copy_into_block(struct vm *vm, const uint32_t *old, uint32_t blk)
 	madvise(pool_frame(&vm->pool, blk), HUGE_BYTES, MADV_DONTNEED);
 }
 
-static int map_block(struct vm *vm, uint64_t gpa, uint32_t pfn, uint32_t n)
+static void *copier_thread(void *arg)
 {
-	void *got = mmap(vm->gm.base + gpa, (uint64_t)n << FRAME_SHIFT, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, vm->pool.fd, (off_t)pfn << FRAME_SHIFT);
+	struct vm *vm = arg;
+	struct huge_copier *c = &vm->copier;
 
-	return got == MAP_FAILED ? -errno : 0;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		const uint32_t *old = c->old;
+
+		if (!old) {
+			pthread_cond_wait(&c->cond, &c->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&c->lock);
+		copy_into_block(vm, old, c->blk);
+		pthread_mutex_lock(&c->lock);
+		c->old = NULL;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
 }
 
-int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
+/* Copies old[] into blk: starts it on the copier thread, or does it here
+ * when there is none; copy_wait() returns when it is done. */
+static void copy_start(struct vm *vm, const uint32_t *old, uint32_t blk)
+{
+	struct huge_copier *c = &vm->copier;
+
+	if (!c->running) {
+		copy_into_block(vm, old, blk);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->old = old;
+	c->blk = blk;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void copy_wait(struct vm *vm)
+{
+	struct huge_copier *c = &vm->copier;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->old)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int map_block(struct vm *vm, uint64_t gpa, uint32_t pfn, uint32_t n)
+{
+	return guest_mem_map_frames(&vm->gm, (uint32_t)(gpa >> FRAME_SHIFT), n, pfn);
+}
+
+/* back-huge, one at a time (vm->huge_lock): the spare sides are its. */
+static int back_huge(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 {
 	struct zone *z = &vm->pool.zone;
-	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), blk = PFN_NONE, old[HUGE_FRAMES], nr_old = 0;
+	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), chunk = g0 / GUEST_CHUNK_FRAMES;
+	uint32_t blk = PFN_NONE, old[HUGE_FRAMES], nr_old = 0;
 	bool in_order = true;
-	int status = VMD_OK;
+	int status = VMD_OK, err;
 
-	*huge = *stall_ns = 0;
-	if (gpa & (HUGE_BYTES - 1))
-		return VMD_E_ALIGN;
-	if (gpa >= vm->guest_bytes)
-		return VMD_E_RANGE;
-	if (vm->pool.backing == POOL_HUGETLB) {
-		*huge = 1;	/* every 2 MiB is a hugetlb page already */
-		return VMD_OK;
-	}
 	zone_lock(z);
+	/* the plug area's unplugged slots are not the guest's to back */
+	if (gpa >= vm->cfg.mem_bytes && !vm->plugged[(gpa - vm->cfg.mem_bytes) / HUGE_BYTES]) {
+		zone_unlock(z);
+		return VMD_E_RANGE;
+	}
 	for (uint32_t i = 0; i < HUGE_FRAMES; i++) {
 		uint32_t pfn = p2m_lookup(&vm->p2m, g0 + i);
 
@@ -201,6 +294,7 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 	if (status)
 		return status;
 	if (!in_order) {
+		clean_spare(vm, chunk);
 		status = get_block(vm, PAGEBLOCK_ORDER, &blk, stall_ns);
 		if (status)
 			return status;
@@ -216,11 +310,19 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 			release_block(vm, blk, HUGE_FRAMES);
 			return status;
 		}
+		/* the spare side is in no memslot: mapped while the guest runs */
+		if (guest_mem_map_spare(&vm->gm, chunk, blk)) {
+			zone_unlock(z);
+			release_block(vm, blk, HUGE_FRAMES);
+			return VMD_E_NOMEM;
+		}
 		vm_pause(vm);
-		copy_into_block(vm, old, blk);
-		if (map_block(vm, gpa, blk, HUGE_FRAMES)) {
-			guest_mem_remap(&vm->gm, g0, HUGE_FRAMES);
+		copy_start(vm, old, blk);
+		err = guest_mem_switch_side(&vm->gm, chunk);
+		copy_wait(vm);
+		if (err) {
 			vm_resume(vm);
+			guest_mem_clear_spare(&vm->gm, chunk);
 			zone_unlock(z);
 			release_block(vm, blk, HUGE_FRAMES);
 			return VMD_E_NOMEM;
@@ -236,12 +338,31 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 			p2m_map(&vm->p2m, g0 + i, blk + i);
 			z->frames[blk + i].flags |= FRAME_HUGE;
 		}
-		free_frames(vm, old, nr_old);
+		free_frames(vm, chunk, old, nr_old);
 		vm->gm.mappings_stale = true;
 		zone_unlock(z);
 	}
 	*huge = collapse(vm, gpa, blk);
 	return VMD_OK;
+}
+
+int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
+{
+	int status;
+
+	*huge = *stall_ns = 0;
+	if (gpa & (HUGE_BYTES - 1))
+		return VMD_E_ALIGN;
+	if (gpa >= vm->guest_bytes)
+		return VMD_E_RANGE;
+	if (vm->pool.backing == POOL_HUGETLB) {
+		*huge = 1;	/* every 2 MiB is a hugetlb page already */
+		return VMD_OK;
+	}
+	pthread_mutex_lock(&vm->huge_lock);
+	status = back_huge(vm, gpa, huge, stall_ns);
+	pthread_mutex_unlock(&vm->huge_lock);
+	return status;
 }
 
 int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, uint64_t *stall_ns)

@@ -46,11 +46,7 @@ static void pair_up(struct migration *batch, unsigned int nr, uint32_t *scratch)
 /* Points the guest frames of batch[i..i+len) at their destinations. */
 static int remap_run(struct vm *vm, const struct migration *m, unsigned int len)
 {
-	void *addr = vm->gm.base + ((uint64_t)m->gfn << FRAME_SHIFT);
-	void *got = mmap(addr, (uint64_t)len << FRAME_SHIFT, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, vm->pool.fd, (off_t)m->dst << FRAME_SHIFT);
-
-	return got == MAP_FAILED ? -errno : 0;
+	return guest_mem_map_frames(&vm->gm, m->gfn, len, m->dst);
 }
 
 static void punch_sources(struct vm *vm, const struct migration *batch, unsigned int nr,

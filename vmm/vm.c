@@ -53,18 +53,23 @@ static int open_kvm(struct vm *vm)
 	return 0;
 }
 
-static int set_memslot(struct vm *vm)
+#ifndef KVM_X86_QUIRK_SLOT_ZAP_ALL
+#define KVM_X86_QUIRK_SLOT_ZAP_ALL	(1 << 7)
+#endif
+
+/* A chunk's memslot is deleted and added again when it switches sides
+ * (guest_mem.h); by default x86 KVM then drops every mapping of the
+ * guest, not only the slot's. Ask for the slot's alone where KVM can. */
+static void zap_only_the_slot(struct vm *vm)
 {
-	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->guest_bytes,
-		.userspace_addr = (uintptr_t)vm->gm.base,
+	int quirks = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2);
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_DISABLE_QUIRKS2,
+		.args = { KVM_X86_QUIRK_SLOT_ZAP_ALL },
 	};
 
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
-		return kvm_error("KVM_SET_USER_MEMORY_REGION");
-	return 0;
+	if (quirks > 0 && (quirks & KVM_X86_QUIRK_SLOT_ZAP_ALL))
+		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
@@ -78,6 +83,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->guest_bytes = cfg->mem_bytes + cfg->plug_bytes;
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->huge_lock, NULL);
 	pthread_cond_init(&vm->paused_cond, NULL);
 	pthread_cond_init(&vm->resume_cond, NULL);
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -112,9 +118,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		fprintf(stderr, "vmdefrag: cannot map guest memory: %s\n", strerror(-err));
 		return err;
 	}
-	err = set_memslot(vm);
-	if (!err)
-		err = huge_init(vm);
+	zap_only_the_slot(vm);
+	err = guest_mem_set_memslots(&vm->gm, vm->vm_fd, err_text, sizeof(err_text));
+	if (err) {
+		fprintf(stderr, "vmdefrag: %s\n", err_text);
+		return err;
+	}
+	err = huge_init(vm);
 	if (!err)
 		huge_reserve_init(&vm->reserve, &vm->pool,
 				  vm->pool.backing == POOL_MEMFD && !vm->thp_denied ? cfg->huge_reserve : 0);
@@ -143,6 +153,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	/* after the vCPUs: their huge requests use it */
+	huge_destroy(vm);
 	huge_reserve_stop(&vm->reserve);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

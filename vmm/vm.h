@@ -30,6 +30,17 @@ struct vcpu {
 	bool in_guest;			/* inside KVM_RUN (vm->lock) */
 };
 
+/* Copies a range into its new block while back-huge switches the memslot
+ * (huge.c): the switch mostly sleeps, and the host has two cores. */
+struct huge_copier {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running, stop;
+	const uint32_t *old;		/* the job's sources; NULL: no job */
+	uint32_t blk;			/* and its block */
+};
+
 struct vm_config {
 	const char *guest_path;
 	uint64_t mem_bytes;
@@ -61,6 +72,8 @@ struct vm {
 	uint64_t guest_bytes;		/* RAM and the plug area: the memslot */
 	uint64_t image_end;		/* first free address after the image */
 	uint8_t *plugged;		/* per 2 MiB slot of the plug area: handed out */
+	pthread_mutex_t huge_lock;	/* one back-huge at a time: spare sides */
+	struct huge_copier copier;
 	bool thp_denied;		/* shmem THP is "deny": stay on 4 KiB pages */
 	uint64_t entry;
 	uint32_t tsc_khz;
@@ -110,6 +123,7 @@ void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(p
 int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns);
 int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, uint64_t *stall_ns);
 int huge_init(struct vm *vm);
+void huge_destroy(struct vm *vm);
 
 /* pvmem.c: handles the request block at gpa (the guest interface). */
 void pvmem_handle(struct vcpu *vcpu, uint64_t gpa);
