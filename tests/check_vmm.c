@@ -217,7 +217,7 @@ END_TEST
 static const struct {
 	const char *opt, *value, *message;
 } bad_options[] = {
-	{ "--mem", "3M", "--mem 3M: want a multiple of 2M from 16M to 64G" },
+	{ "--mem", "3M", "--mem 3M: want a multiple of 2M from 16M to 63G" },
 	{ "--mem", "lots", "--mem lots: want a multiple of 2M" },
 	{ "--mem", "128G", "--mem 128G: want" },
 	{ "--cpus", "0", "--cpus 0: want 1 to 64" },

@@ -17,13 +17,13 @@
 #include "vmm/vm.h"
 
 #define MIN_MEM		(16ULL << 20)
-#define MAX_MEM		(64ULL << 30)
+#define MAX_MEM		(63ULL << 30)	/* one memslot per 2 MiB: KVM offers 32764 */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vmdefrag run GUEST.elf [options]\n"
-		"  --mem SIZE        guest memory (default 256M; K, M, G; a multiple of 2M, 16M..64G)\n"
+		"  --mem SIZE        guest memory (default 256M; K, M, G; a multiple of 2M, 16M..63G)\n"
 		"  --cpus N          vCPUs, each on its own thread (default 1, at most %d)\n"
 		"  --backing KIND    memfd (default), hugetlb, or file:PATH\n"
 		"  --args STRING     handed to the guest (key=value words)\n"
@@ -202,7 +202,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		case 'm':
 			if (parse_size(optarg, &cfg.mem_bytes) || cfg.mem_bytes % (2ULL << 20) ||
 			    cfg.mem_bytes < MIN_MEM || cfg.mem_bytes > MAX_MEM)
-				return bad_option("--mem", optarg, "a multiple of 2M from 16M to 64G");
+				return bad_option("--mem", optarg, "a multiple of 2M from 16M to 63G");
 			break;
 		case 'c':
 			if (parse_uint(optarg, 1, VMD_MAX_VCPUS, &cfg.nr_cpus))
@@ -228,7 +228,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		case 'P':
 			if (parse_size(optarg, &cfg.plug_bytes) || cfg.plug_bytes % (2ULL << 20) ||
 			    cfg.plug_bytes > MAX_MEM)
-				return bad_option("--plug", optarg, "a multiple of 2M up to 64G");
+				return bad_option("--plug", optarg, "a multiple of 2M up to 63G");
 			break;
 		case 'p':
 			if (parse_uint(optarg, 0, 100, &cfg.proactiveness))
