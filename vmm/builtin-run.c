@@ -125,6 +125,12 @@ static void print_stats(struct vm *vm)
 	printf("stats: guest_mappings %lu (limit %ld)\n", (unsigned long)vm->gm.nr_mappings,
 	       vm->gm.map_limit);
 	zone_unlock(z);
+	pthread_mutex_lock(&vm->reserve.lock);
+	printf("stats: huge_reserve built %lu taken %lu missed %lu build_failed %lu punched %lu\n",
+	       (unsigned long)vm->reserve.built, (unsigned long)vm->reserve.taken,
+	       (unsigned long)vm->reserve.missed, (unsigned long)vm->reserve.build_failed,
+	       (unsigned long)vm->reserve.punched);
+	pthread_mutex_unlock(&vm->reserve.lock);
 	fflush(stdout);
 }
 

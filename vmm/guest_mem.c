@@ -197,11 +197,17 @@ int guest_mem_map_spare(struct guest_mem *gm, uint32_t chunk, uint32_t pfn)
 {
 	uint8_t *addr = guest_mem_spare_hva(gm, chunk);
 
+	uint64_t len = guest_mem_chunk_bytes(gm, chunk);
+	int err;
+
 	if (gm->stale[chunk])
-		return -EBUSY;
-	return mmap(addr, guest_mem_chunk_bytes(gm, chunk), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_FIXED, gm->pool->fd, (off_t)pfn << FRAME_SHIFT) == MAP_FAILED ?
-	       -errno : 0;
+		return -EBUSY;	/* its teardown is still to come */
+	if (mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, gm->pool->fd,
+		 (off_t)pfn << FRAME_SHIFT) != MAP_FAILED)
+		return 0;
+	err = -errno;
+	pool_unmap_view(addr, len);	/* whatever the failed mmap left */
+	return err;
 }
 
 void guest_mem_clear_spare(struct guest_mem *gm, uint32_t chunk)
