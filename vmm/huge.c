@@ -213,13 +213,14 @@ static void *copier_thread(void *arg)
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
 		const uint32_t *old = c->old;
+		uint32_t blk = c->blk;
 
 		if (!old) {
 			pthread_cond_wait(&c->cond, &c->lock);
 			continue;
 		}
 		pthread_mutex_unlock(&c->lock);
-		copy_into_block(vm, old, c->blk);
+		copy_into_block(vm, old, blk);
 		pthread_mutex_lock(&c->lock);
 		c->old = NULL;
 		pthread_cond_broadcast(&c->cond);
