@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,21 @@
 
 #define HUGE_FRAMES	512
 #define HUGE_BYTES	(2ULL << 20)
+
+/* PAGEMAP_SCAN (Linux 6.7), newer than Debian 12's headers */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start, end, categories;
+};
+
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+
+#define PAGEMAP_SCAN	_IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_HUGE	(1 << 6)
+#endif
 
 static void *copier_thread(void *arg);
 
@@ -55,6 +71,7 @@ int huge_init(struct vm *vm)
 		if (!vm->plugged)
 			return -ENOMEM;
 	}
+	vm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	/* without it back-huge copies on its own thread */
@@ -67,6 +84,9 @@ void huge_destroy(struct vm *vm)
 {
 	struct huge_copier *c = &vm->copier;
 
+	if (vm->pagemap_fd >= 0)
+		close(vm->pagemap_fd);
+	vm->pagemap_fd = -1;
 	if (!c->running)
 		return;
 	pthread_mutex_lock(&c->lock);
@@ -77,18 +97,45 @@ void huge_destroy(struct vm *vm)
 	c->running = false;
 }
 
+/* Does one PMD map [addr, addr + 2 MiB)? Asks the kernel (PAGEMAP_SCAN);
+ * false when it cannot say. */
+static bool pmd_mapped(struct vm *vm, uint8_t *addr)
+{
+	struct page_region region;
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = (uintptr_t)addr,
+		.end = (uintptr_t)addr + HUGE_BYTES,
+		.vec = (uintptr_t)&region,
+		.vec_len = 1,
+		.category_mask = PAGE_IS_HUGE,
+		.return_mask = PAGE_IS_HUGE,
+	};
+
+	return vm->pagemap_fd >= 0 && ioctl(vm->pagemap_fd, PAGEMAP_SCAN, &arg) == 1 &&
+	       region.start == arg.start && region.end == arg.end;
+}
+
 /* Asks the kernel for a 2 MiB page behind [gpa, gpa + 2 MiB), backed by
  * the pool block at pfn; true if it made one (EAGAIN is retried, as the
  * kernel asks). */
 static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 {
+	uint8_t *addr = guest_mem_hva(&vm->gm, (uint32_t)(gpa >> FRAME_SHIFT));
+
 	if (vm->pool.backing != POOL_MEMFD || vm->thp_denied)
 		return vm->pool.backing == POOL_HUGETLB;
+	/* A block from the huge reserve is a huge page already: a touch
+	 * maps it with one PMD (a fault takes no mmap lock), and the kernel
+	 * says so. MADV_COLLAPSE would first drain every CPU's LRU lists,
+	 * which takes milliseconds here when the machine is busy. */
+	*(volatile uint8_t *)addr;
+	if (pmd_mapped(vm, addr))
+		return true;
 	/* collapse needs pages to gather: allocate any holes of the block */
 	fallocate(vm->pool.fd, FALLOC_FL_KEEP_SIZE, (off_t)pfn << FRAME_SHIFT, (off_t)HUGE_BYTES);
 	for (int tries = 0; tries < 3; tries++) {
-		if (!madvise(guest_mem_hva(&vm->gm, (uint32_t)(gpa >> FRAME_SHIFT)), HUGE_BYTES,
-			     MADV_COLLAPSE))
+		if (!madvise(addr, HUGE_BYTES, MADV_COLLAPSE))
 			return true;
 		if (errno != EAGAIN)
 			return false;

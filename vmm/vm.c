@@ -81,7 +81,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->guest_bytes = cfg->mem_bytes + cfg->plug_bytes;
-	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->pagemap_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->huge_lock, NULL);
 	pthread_cond_init(&vm->paused_cond, NULL);

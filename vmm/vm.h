@@ -74,6 +74,7 @@ struct vm {
 	uint8_t *plugged;		/* per 2 MiB slot of the plug area: handed out */
 	pthread_mutex_t huge_lock;	/* one back-huge at a time: spare sides */
 	struct huge_copier copier;
+	int pagemap_fd;			/* /proc/self/pagemap: is a range PMD-mapped? */
 	bool thp_denied;		/* shmem THP is "deny": stay on 4 KiB pages */
 	uint64_t entry;
 	uint32_t tsc_khz;
