@@ -63,6 +63,10 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	long limit;
 
 	memset(gm, 0, sizeof(*gm));
+	if (size % GUEST_CHUNK_BYTES) {
+		snprintf(err, errlen, "guest memory must be a multiple of 2 MiB");
+		return -EINVAL;
+	}
 	gm->pool = pool;
 	gm->p2m = p2m;
 	gm->size = size;
@@ -86,7 +90,7 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	gm->holds_max_map_count = true;
 	gm->map_limit = limit - OTHER_MAPPINGS - STALE_MAPPINGS;
 	gm->vm_fd = -1;
-	gm->nr_chunks = (uint32_t)((size + GUEST_CHUNK_BYTES - 1) / GUEST_CHUNK_BYTES);
+	gm->nr_chunks = (uint32_t)(size / GUEST_CHUNK_BYTES);
 	gm->side = calloc(gm->nr_chunks, 1);
 	gm->stale = calloc(gm->nr_chunks, 1);
 	if (!gm->side || !gm->stale) {
@@ -111,19 +115,12 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	return 0;
 }
 
-uint64_t guest_mem_chunk_bytes(const struct guest_mem *gm, uint32_t chunk)
-{
-	uint64_t start = chunk * GUEST_CHUNK_BYTES;
-
-	return gm->size - start < GUEST_CHUNK_BYTES ? gm->size - start : GUEST_CHUNK_BYTES;
-}
-
 static int set_memslot(struct guest_mem *gm, uint32_t chunk, bool present)
 {
 	struct kvm_userspace_memory_region region = {
 		.slot = chunk,
 		.guest_phys_addr = chunk * GUEST_CHUNK_BYTES,
-		.memory_size = present ? guest_mem_chunk_bytes(gm, chunk) : 0,
+		.memory_size = present ? GUEST_CHUNK_BYTES : 0,
 		.userspace_addr = (uintptr_t)guest_mem_hva(gm, chunk * GUEST_CHUNK_FRAMES),
 	};
 
@@ -160,6 +157,13 @@ uint8_t *guest_mem_spare_hva(const struct guest_mem *gm, uint32_t chunk)
 	return gm->side_base[!gm->side[chunk]] + chunk * GUEST_CHUNK_BYTES;
 }
 
+/* Maps len bytes of pool frames from pfn at addr. */
+static int map_pool(struct guest_mem *gm, uint8_t *addr, uint64_t len, uint32_t pfn)
+{
+	return mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, gm->pool->fd,
+		    (off_t)pfn << FRAME_SHIFT) == MAP_FAILED ? -errno : 0;
+}
+
 /* The end of the frames from gfn (before end) whose chunks map the same
  * side: one stretch of address space. */
 static uint32_t same_side_end(const struct guest_mem *gm, uint32_t gfn, uint32_t end)
@@ -183,8 +187,7 @@ int guest_mem_map_frames(struct guest_mem *gm, uint32_t gfn, uint32_t n, uint32_
 		if (pfn == PFN_NONE) {
 			err = pool_unmap_view(addr, len);
 		} else {
-			err = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-				   gm->pool->fd, (off_t)pfn << FRAME_SHIFT) == MAP_FAILED ? -errno : 0;
+			err = map_pool(gm, addr, len, pfn);
 			pfn += stop - gfn;
 		}
 		if (err)
@@ -196,23 +199,19 @@ int guest_mem_map_frames(struct guest_mem *gm, uint32_t gfn, uint32_t n, uint32_
 int guest_mem_map_spare(struct guest_mem *gm, uint32_t chunk, uint32_t pfn)
 {
 	uint8_t *addr = guest_mem_spare_hva(gm, chunk);
-
-	uint64_t len = guest_mem_chunk_bytes(gm, chunk);
 	int err;
 
 	if (gm->stale[chunk])
 		return -EBUSY;	/* its teardown is still to come */
-	if (mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, gm->pool->fd,
-		 (off_t)pfn << FRAME_SHIFT) != MAP_FAILED)
-		return 0;
-	err = -errno;
-	pool_unmap_view(addr, len);	/* whatever the failed mmap left */
+	err = map_pool(gm, addr, GUEST_CHUNK_BYTES, pfn);
+	if (err)
+		pool_unmap_view(addr, GUEST_CHUNK_BYTES);	/* whatever the failed mmap left */
 	return err;
 }
 
 void guest_mem_clear_spare(struct guest_mem *gm, uint32_t chunk)
 {
-	if (pool_unmap_view(guest_mem_spare_hva(gm, chunk), guest_mem_chunk_bytes(gm, chunk))) {
+	if (pool_unmap_view(guest_mem_spare_hva(gm, chunk), GUEST_CHUNK_BYTES)) {
 		/* it would keep mapping frames about to be reused */
 		fprintf(stderr, "vmdefrag: cannot unmap a spare side: %s\n", strerror(errno));
 		abort();

@@ -46,7 +46,8 @@ struct guest_mem {
 };
 
 /* Reserves the address range (2 MiB aligned) and checks or raises
- * vm.max_map_count for the worst case of this guest. */
+ * vm.max_map_count for the worst case of this guest; size is a multiple
+ * of GUEST_CHUNK_BYTES. */
 int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uint64_t size,
 		   char *err, size_t errlen);
 void guest_mem_destroy(struct guest_mem *gm);
@@ -74,11 +75,10 @@ int guest_mem_map_frames(struct guest_mem *gm, uint32_t gfn, uint32_t n, uint32_
  * which must happen before they are freed. On error nothing changed. */
 int guest_mem_map_spare(struct guest_mem *gm, uint32_t chunk, uint32_t pfn);
 int guest_mem_switch_side(struct guest_mem *gm, uint32_t chunk);
-/* The spare side of chunk, and its length: cleared now with
- * guest_mem_clear_spare(), or later by whoever frees the old frames (with
- * pool_unmap_view()), after which guest_mem_spares_cleared() says so. */
+/* The spare side of chunk: cleared now with guest_mem_clear_spare(), or
+ * later by whoever frees the old frames (with pool_unmap_view()), after
+ * which guest_mem_spares_cleared() says so. */
 uint8_t *guest_mem_spare_hva(const struct guest_mem *gm, uint32_t chunk);
-uint64_t guest_mem_chunk_bytes(const struct guest_mem *gm, uint32_t chunk);
 void guest_mem_clear_spare(struct guest_mem *gm, uint32_t chunk);
 void guest_mem_spares_cleared(struct guest_mem *gm);
 

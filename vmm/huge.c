@@ -143,20 +143,12 @@ static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 	return false;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* A free aligned block of order: a ready one from the huge reserve, or
  * one from the allocator, compacting for it if need be. */
 static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
 {
 	struct zone *z = &vm->pool.zone;
-	uint64_t stalls, t0 = mono_ns();
+	uint64_t stalls, t0 = now_ns();
 	int err;
 
 	if (order == PAGEBLOCK_ORDER) {
@@ -174,7 +166,7 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	zone_unlock(z);
 	err = compact_alloc_direct(&vm->compactor, order, MIGRATE_MOVABLE, pfn, NULL);
 	zone_lock(z);
-	*stall_ns = z->events[COMPACTSTALL] != stalls ? mono_ns() - t0 : 0;
+	*stall_ns = z->events[COMPACTSTALL] != stalls ? now_ns() - t0 : 0;
 	if (err)
 		err = z->free_frames < (1ULL << order) ? VMD_E_NOMEM : VMD_E_FRAGMENTED;
 	else
@@ -201,7 +193,7 @@ static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
 static void free_frames(struct vm *vm, uint32_t chunk, uint32_t *pfns, unsigned int n)
 {
 	if (huge_reserve_defer_free(&vm->reserve, pfns, n, guest_mem_spare_hva(&vm->gm, chunk),
-				    guest_mem_chunk_bytes(&vm->gm, chunk)))
+				    GUEST_CHUNK_BYTES))
 		return;
 	guest_mem_clear_spare(&vm->gm, chunk);
 	for (unsigned int i = 0; i < n; i++)
