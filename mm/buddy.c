@@ -2,6 +2,7 @@
  * per order and migratetype, expand() on allocation, coalescing on free,
  * fallback to other migratetypes with whole-pageblock claiming. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -528,5 +529,91 @@ int buddy_unpin(struct zone *z, uint32_t pfn)
 		return -EINVAL;
 	if (!--f->use.pins)
 		f->flags &= ~FRAME_PINNED;
+	return 0;
+}
+
+/* ---- consistency ---- */
+
+#define CHECK_FAIL(...) do { snprintf(msg, len, __VA_ARGS__); return -EUCLEAN; } while (0)
+
+/* Walks every free list: each entry a free block head of the list's order
+ * and type, the counts as the area says. Adds up the free frames. */
+static int check_lists(const struct zone *z, uint64_t *free_frames, char *msg, size_t len)
+{
+	for (unsigned int o = 0; o < NR_ORDERS; o++) {
+		uint64_t all = 0;
+
+		for (unsigned int t = 0; t < MIGRATE_TYPES; t++) {
+			uint32_t head = z->free_area[o].head[t], pfn = head;
+			uint64_t n = 0;
+
+			while (pfn != PFN_NONE) {
+				const struct frame *f;
+
+				if (pfn >= z->nr_frames || n > z->nr_frames)
+					CHECK_FAIL("free list order %u %s: broken link to frame %u", o,
+						   migratetype_names[t], pfn);
+				f = &z->frames[pfn];
+				if (!(f->flags & FRAME_BUDDY) || f->order != o || f->mt != t)
+					CHECK_FAIL("free list order %u %s holds frame %u (order %u, type %u, "
+						   "flags 0x%x)", o, migratetype_names[t], pfn, f->order, f->mt,
+						   f->flags);
+				n++;
+				pfn = f->lru.next;
+				if (pfn == head)
+					break;
+			}
+			if (n != z->free_area[o].nr_free_type[t])
+				CHECK_FAIL("free list order %u %s has %lu blocks, its count says %lu", o,
+					   migratetype_names[t], (unsigned long)n,
+					   (unsigned long)z->free_area[o].nr_free_type[t]);
+			all += n;
+		}
+		if (all != z->free_area[o].nr_free)
+			CHECK_FAIL("order %u: %lu free blocks on the lists, nr_free says %lu", o,
+				   (unsigned long)all, (unsigned long)z->free_area[o].nr_free);
+		*free_frames += all << o;
+	}
+	return 0;
+}
+
+int buddy_check(const struct zone *z, char *msg, size_t len)
+{
+	uint64_t listed = 0, free_frames = 0, pinned = 0, huge = 0;
+	int err = check_lists(z, &listed, msg, len);
+
+	if (err)
+		return err;
+	for (uint32_t pfn = 0; pfn < z->nr_frames;) {
+		const struct frame *f = &z->frames[pfn];
+		uint32_t n = 1U << f->order;
+
+		if (f->state == FRAME_FREE && !(f->flags & FRAME_BUDDY))
+			CHECK_FAIL("frame %u is free but in no free block", pfn);
+		if (f->flags & FRAME_TAIL)
+			CHECK_FAIL("frame %u is a tail without a head", pfn);
+		if (f->order > MAX_ORDER || pfn & (n - 1) || (uint64_t)pfn + n > z->nr_frames)
+			CHECK_FAIL("frame %u heads a block of order %u that does not fit", pfn, f->order);
+		for (uint32_t i = 1; i < n; i++) {
+			const struct frame *t = &z->frames[pfn + i];
+
+			if (t->state != f->state || (f->state == FRAME_USED && !(t->flags & FRAME_TAIL)) ||
+			    (t->flags & FRAME_BUDDY))
+				CHECK_FAIL("frame %u does not belong to the block of order %u at %u", pfn + i,
+					   f->order, pfn);
+		}
+		if (f->state == FRAME_FREE)
+			free_frames += n;
+		for (uint32_t i = 0; i < n; i++) {
+			pinned += (f[i].flags & FRAME_PINNED) != 0;
+			huge += (f[i].flags & FRAME_HUGE) != 0;
+		}
+		pfn += n;
+	}
+	(void)pinned;
+	(void)huge;
+	if (free_frames != listed || free_frames != z->free_frames)
+		CHECK_FAIL("%lu frames free, %lu on the free lists, free_frames says %lu",
+			   (unsigned long)free_frames, (unsigned long)listed, (unsigned long)z->free_frames);
 	return 0;
 }

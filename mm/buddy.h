@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mm/frame.h"
@@ -94,6 +95,11 @@ bool buddy_suitable_free_block(const struct zone *z, unsigned int order, enum mi
  * unpin a frame that is not pinned. */
 int buddy_pin(struct zone *z, uint32_t pfn);
 int buddy_unpin(struct zone *z, uint32_t pfn);
+
+/* Checks the zone's consistency: every free list well linked and counted,
+ * every frame in exactly one free block or allocation, the free count
+ * right. 0, or -EUCLEAN with what is wrong in msg. Lock held. */
+int buddy_check(const struct zone *z, char *msg, size_t len);
 
 static inline unsigned int pfn_to_pageblock(const struct zone *z, uint32_t pfn)
 {

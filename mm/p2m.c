@@ -1,5 +1,6 @@
 /* p2m and reverse map, changed only together. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,5 +101,51 @@ int p2m_clone(struct p2m *dst, const struct p2m *src, struct zone *z)
 		return err;
 	memcpy(dst->pfn_of, src->pfn_of, (size_t)src->nr_gfns * sizeof(*src->pfn_of));
 	dst->nr_mapped = src->nr_mapped;
+	return 0;
+}
+
+int p2m_check(const struct p2m *m, char *msg, size_t len)
+{
+	const struct zone *z = m->zone;
+	uint64_t mapped = 0;
+
+	for (uint32_t g = 0; g < m->nr_gfns; g++) {
+		uint32_t pfn = m->pfn_of[g];
+		const struct frame *f;
+
+		if (pfn == PFN_NONE)
+			continue;
+		mapped++;
+		if (pfn >= z->nr_frames) {
+			snprintf(msg, len, "guest frame %u maps frame %u, outside the pool", g, pfn);
+			return -EUCLEAN;
+		}
+		f = &z->frames[pfn];
+		if (f->state != FRAME_USED || f->use.gfn != g || f->order || (f->flags & FRAME_TAIL)) {
+			snprintf(msg, len, "guest frame %u maps frame %u, which is %s, order %u, owned by %u",
+				 g, pfn, f->state == FRAME_USED ? "used" : "free", f->order,
+				 f->state == FRAME_USED ? f->use.gfn : PFN_NONE);
+			return -EUCLEAN;
+		}
+	}
+	if (mapped != m->nr_mapped) {
+		snprintf(msg, len, "%lu guest frames mapped, nr_mapped says %lu", (unsigned long)mapped,
+			 (unsigned long)m->nr_mapped);
+		return -EUCLEAN;
+	}
+	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++) {
+		const struct frame *f = &z->frames[pfn];
+		uint32_t g = f->state == FRAME_USED ? f->use.gfn : PFN_NONE;
+
+		if (g != PFN_NONE && (g >= m->nr_gfns || m->pfn_of[g] != pfn)) {
+			snprintf(msg, len, "frame %u says guest frame %u owns it, the p2m disagrees", pfn, g);
+			return -EUCLEAN;
+		}
+		if (f->state == FRAME_USED && (f->flags & FRAME_PINNED) && (g == PFN_NONE || !f->use.pins)) {
+			snprintf(msg, len, "frame %u is pinned %u times but %s", pfn, f->use.pins,
+				 g == PFN_NONE ? "owned by no guest frame" : "has no pin count");
+			return -EUCLEAN;
+		}
+	}
 	return 0;
 }

@@ -36,6 +36,11 @@ int p2m_unmap(struct p2m *m, uint32_t gfn, uint32_t *pfn);
  * allocated and unowned for the caller to free. */
 int p2m_move(struct p2m *m, uint32_t old_pfn, uint32_t new_pfn);
 
+/* Checks that both directions agree: each mapped guest frame's pool frame
+ * is a used order-0 frame owned by it, each owned frame's owner maps it,
+ * pinned frames are owned. 0, or -EUCLEAN with what is wrong in msg. */
+int p2m_check(const struct p2m *m, char *msg, size_t len);
+
 static inline uint32_t p2m_lookup(const struct p2m *m, uint32_t gfn)
 {
 	return gfn < m->nr_gfns ? m->pfn_of[gfn] : PFN_NONE;

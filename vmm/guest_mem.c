@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/kvm.h>
 
 #include "vmm/guest_mem.h"
@@ -468,4 +469,86 @@ int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm)
 	}
 	fclose(f);
 	return kb / 2048;
+}
+
+/* ---- consistency ---- */
+
+/* One line of /proc/self/maps, clipped to the guest sides. */
+struct view_map {
+	uintptr_t start, end;
+	uint64_t offset;
+	bool pool;		/* maps the pool file */
+	bool rw, none;		/* rw-s / ---p */
+};
+
+/* Checks one page of a side against what that side should show. */
+static int check_view_page(const struct guest_mem *gm, const struct view_map *v, uintptr_t addr,
+			   char *msg, size_t len)
+{
+	unsigned int s = addr >= (uintptr_t)gm->side_base[1];
+	uint32_t gfn = (uint32_t)((addr - (uintptr_t)gm->side_base[s]) >> FRAME_SHIFT);
+	uint32_t chunk = gfn / GUEST_CHUNK_FRAMES, want = p2m_lookup(gm->p2m, gfn);
+	uint32_t seen = v->pool ? (uint32_t)((v->offset + (addr - v->start)) >> FRAME_SHIFT) : PFN_NONE;
+
+	if (gm->side[chunk] != s) {
+		/* the spare side: holes, or old frames while it is stale */
+		if (v->pool && !gm->stale[chunk]) {
+			snprintf(msg, len, "guest frame %u: the spare side of chunk %u maps frame %u", gfn,
+				 chunk, seen);
+			return -EUCLEAN;
+		}
+		return 0;
+	}
+	if (seen != want || (v->pool && !v->rw) || (!v->pool && !v->none)) {
+		snprintf(msg, len, "guest frame %u: the guest sees %s%u, the p2m says %s%u", gfn,
+			 v->pool ? "frame " : "a hole ", seen, want == PFN_NONE ? "a hole " : "frame ", want);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+int guest_mem_check_view(const struct guest_mem *gm, char *msg, size_t len)
+{
+	uintptr_t lo = (uintptr_t)gm->side_base[0], hi = (uintptr_t)gm->side_base[1] + gm->size;
+	uintptr_t covered = lo;
+	FILE *f = fopen("/proc/self/maps", "r");
+	struct stat st;
+	char line[512];
+	int err = 0;
+
+	if (!f || fstat(gm->pool->fd, &st)) {
+		snprintf(msg, len, "cannot read /proc/self/maps or the pool file: %s", strerror(errno));
+		if (f)
+			fclose(f);
+		return -errno;
+	}
+	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned long start, end, offset, inode;
+		char perms[8];
+		struct view_map v;
+
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %lu", &start, &end, perms, &offset, &inode) != 5 ||
+		    end <= lo || start >= hi)
+			continue;
+		v.pool = inode == st.st_ino;
+		v.rw = !strcmp(perms, "rw-s");
+		v.none = !strcmp(perms, "---p");
+		v.start = start;
+		v.offset = offset;
+		start = start < lo ? lo : start;
+		end = end > hi ? hi : end;
+		if (start != covered) {
+			snprintf(msg, len, "guest memory at 0x%lx is not mapped at all", (unsigned long)covered);
+			err = -EUCLEAN;
+		}
+		for (uintptr_t a = start; !err && a < end; a += FRAME_SIZE)
+			err = check_view_page(gm, &v, a, msg, len);
+		covered = end;
+	}
+	fclose(f);
+	if (!err && covered != hi) {
+		snprintf(msg, len, "guest memory at 0x%lx is not mapped at all", (unsigned long)covered);
+		err = -EUCLEAN;
+	}
+	return err;
 }

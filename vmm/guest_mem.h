@@ -97,6 +97,13 @@ int guest_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t le
  * ShmemPmdMapped, FilePmdMapped, Hugetlb), or -1. */
 int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm);
 
+/* Checks what the guest really sees (the process's mappings, from
+ * /proc/self/maps) against the p2m: each guest frame on its chunk's side
+ * maps its pool frame read-write, or is an inaccessible hole when not
+ * populated; spare sides map pool frames only while stale. 0, or
+ * -EUCLEAN with the first difference in msg. Zone lock held. */
+int guest_mem_check_view(const struct guest_mem *gm, char *msg, size_t len);
+
 /* Mappings the p2m needs now, counted afresh. */
 uint64_t guest_mem_count_mappings(const struct guest_mem *gm);
 /* nr_mappings, recounted first if frames moved since. */
