@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mm/buddy.h"
 
@@ -409,6 +410,47 @@ static int check_allocation(const struct zone *z, uint32_t pfn, unsigned int ord
 	return 0;
 }
 
+/* ---- the zone lock's holders ---- */
+
+uint64_t zone_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void zone_lock_account(struct zone *z)
+{
+	uint64_t held = zone_clock_ns() - z->lock_since_ns;
+	struct zone_lock_site *site = NULL;
+
+	for (unsigned int i = 0; i < z->nr_lock_sites && !site; i++)
+		if (z->lock_sites[i].name == z->lock_site)
+			site = &z->lock_sites[i];
+	if (!site) {
+		if (z->nr_lock_sites < ZONE_LOCK_SITES)
+			z->nr_lock_sites++;
+		site = &z->lock_sites[z->nr_lock_sites - 1];
+		if (site->name && site->name != z->lock_site)
+			site->name = "(others)";
+		else
+			site->name = z->lock_site;
+	}
+	site->holds++;
+	site->total_ns += held;
+	if (held > site->max_ns)
+		site->max_ns = held;
+}
+
+unsigned int zone_lock_sites(const struct zone *z, struct zone_lock_site *out, unsigned int max)
+{
+	unsigned int n = z->nr_lock_sites < max ? z->nr_lock_sites : max;
+
+	memcpy(out, z->lock_sites, n * sizeof(*out));
+	return n;
+}
+
 int buddy_free(struct zone *z, uint32_t pfn, unsigned int order)
 {
 	uint32_t n = 1U << (order > MAX_ORDER ? 0 : order);
@@ -420,6 +462,7 @@ int buddy_free(struct zone *z, uint32_t pfn, unsigned int order)
 		if (z->frames[pfn + i].flags & FRAME_PINNED)
 			return -EBUSY;
 	for (uint32_t i = 0; i < n; i++) {
+		frame_clear_flag(z, pfn + i, FRAME_HUGE);
 		z->frames[pfn + i].state = FRAME_FREE;
 		z->frames[pfn + i].flags = 0;
 	}
@@ -501,6 +544,8 @@ int buddy_clone(struct zone *dst, const struct zone *src)
 	memcpy(dst->free_area, src->free_area, sizeof(src->free_area));
 	memcpy(dst->events, src->events, sizeof(src->events));
 	dst->free_frames = src->free_frames;
+	dst->nr_pinned = src->nr_pinned;
+	dst->nr_huge = src->nr_huge;
 	return 0;
 }
 
@@ -514,7 +559,7 @@ int buddy_pin(struct zone *z, uint32_t pfn)
 	if (f->use.pins == UINT32_MAX)
 		return -EOVERFLOW;
 	f->use.pins++;
-	f->flags |= FRAME_PINNED;
+	frame_set_flag(z, pfn, FRAME_PINNED);
 	return 0;
 }
 
@@ -528,7 +573,7 @@ int buddy_unpin(struct zone *z, uint32_t pfn)
 	if (!(f->flags & FRAME_PINNED))
 		return -EINVAL;
 	if (!--f->use.pins)
-		f->flags &= ~FRAME_PINNED;
+		frame_clear_flag(z, pfn, FRAME_PINNED);
 	return 0;
 }
 
@@ -610,8 +655,10 @@ int buddy_check(const struct zone *z, char *msg, size_t len)
 		}
 		pfn += n;
 	}
-	(void)pinned;
-	(void)huge;
+	if (pinned != z->nr_pinned || huge != z->nr_huge)
+		CHECK_FAIL("%lu frames pinned and %lu huge, the counters say %lu and %lu",
+			   (unsigned long)pinned, (unsigned long)huge, (unsigned long)z->nr_pinned,
+			   (unsigned long)z->nr_huge);
 	if (free_frames != listed || free_frames != z->free_frames)
 		CHECK_FAIL("%lu frames free, %lu on the free lists, free_frames says %lu",
 			   (unsigned long)free_frames, (unsigned long)listed, (unsigned long)z->free_frames);

@@ -30,6 +30,15 @@ struct free_area {
 #define PB_MT_MASK	0x7f
 #define PB_SKIP		0x80
 
+/* One place in the code that takes the zone lock, and its holds: how
+ * long the lock is held is what everyone else may wait. */
+#define ZONE_LOCK_SITES		48
+struct zone_lock_site {
+	const char *name;		/* the function that took the lock */
+	uint64_t holds;
+	uint64_t total_ns, max_ns;
+};
+
 struct zone {
 	unsigned int pageblock_order;		/* PAGEBLOCK_ORDER but in tests */
 	struct frame *frames;
@@ -37,6 +46,8 @@ struct zone {
 	uint32_t nr_frames;
 	uint32_t nr_pageblocks;
 	uint64_t free_frames;
+	uint64_t nr_pinned;			/* frames with FRAME_PINNED */
+	uint64_t nr_huge;			/* frames with FRAME_HUGE */
 	struct free_area free_area[NR_ORDERS];
 	uint64_t events[NR_VM_EVENTS];		/* compaction and migration counters */
 	pthread_mutex_t lock;
@@ -44,6 +55,10 @@ struct zone {
 						 * isolated (under the lock) */
 	_Atomic unsigned int lock_waiters;	/* threads in zone_lock() */
 	_Atomic unsigned int lock_gen;		/* zone_lock() acquisitions */
+	const char *lock_site;			/* who holds the lock now, */
+	uint64_t lock_since_ns;			/* since when */
+	struct zone_lock_site lock_sites[ZONE_LOCK_SITES];
+	unsigned int nr_lock_sites;		/* the last one collects any overflow */
 };
 
 /* Largest pool a zone accepts: frame numbers fit in 32 bits with
@@ -138,37 +153,85 @@ static inline bool frame_is_free(const struct zone *z, uint32_t pfn)
 	return z->frames[pfn].state == FRAME_FREE;
 }
 
-static inline void zone_lock(struct zone *z)
+uint64_t zone_clock_ns(void);
+/* Records the hold that ends now (zone_unlock()). */
+void zone_lock_account(struct zone *z);
+
+/* zone_lock(z) records its caller as the holder, so the longest holds can
+ * be told apart by where they come from (zone_lock_sites()). */
+#define zone_lock(z)	zone_lock_at((z), __func__)
+
+static inline void zone_lock_at(struct zone *z, const char *site)
 {
 	atomic_fetch_add(&z->lock_waiters, 1);
 	pthread_mutex_lock(&z->lock);
 	atomic_fetch_sub(&z->lock_waiters, 1);
 	atomic_fetch_add(&z->lock_gen, 1);
+	z->lock_site = site;
+	z->lock_since_ns = zone_clock_ns();
 }
 
 static inline void zone_unlock(struct zone *z)
 {
+	zone_lock_account(z);
 	pthread_mutex_unlock(&z->lock);
 }
 
 /*
- * A long holder's pause for waiters (the kernel's lock break between
- * compaction batches): pthread mutexes are not fair, so an unlock followed
- * at once by a lock starves a waiter for a whole compaction run. When
- * someone waits, this drops the lock until another thread has taken it
- * (or a short while has passed), then takes it back.
+ * A long holder's pause (the kernel's lock break between compaction
+ * batches): ends the hold, lets any waiter in, and takes the lock back.
+ * pthread mutexes are not fair, so an unlock followed at once by a lock
+ * would starve a waiter; when someone waits, this yields until another
+ * thread has taken the lock (or a short while has passed).
  */
 static inline void zone_lock_break(struct zone *z)
 {
 	unsigned int gen = atomic_load(&z->lock_gen);
+	const char *site = z->lock_site;
 
-	if (!atomic_load(&z->lock_waiters))
-		return;
 	zone_unlock(z);
 	for (int i = 0; i < 1000 && atomic_load(&z->lock_gen) == gen &&
 			atomic_load(&z->lock_waiters); i++)
 		sched_yield();
-	zone_lock(z);
+	zone_lock_at(z, site);
+}
+
+/* Breaks the lock when it has been held for max_ns: for loops whose work
+ * per step is small but whose steps are many. */
+static inline void zone_lock_relax(struct zone *z, uint64_t max_ns)
+{
+	if (zone_clock_ns() - z->lock_since_ns >= max_ns)
+		zone_lock_break(z);
+}
+
+/* The lock's holders so far, up to max (lock held): returns how many. */
+unsigned int zone_lock_sites(const struct zone *z, struct zone_lock_site *out, unsigned int max);
+
+/* Frame flags that zone counters follow (lock held). */
+static inline void frame_set_flag(struct zone *z, uint32_t pfn, enum frame_flags flag)
+{
+	struct frame *f = &z->frames[pfn];
+
+	if (f->flags & flag)
+		return;
+	f->flags |= flag;
+	if (flag == FRAME_HUGE)
+		z->nr_huge++;
+	else if (flag == FRAME_PINNED)
+		z->nr_pinned++;
+}
+
+static inline void frame_clear_flag(struct zone *z, uint32_t pfn, enum frame_flags flag)
+{
+	struct frame *f = &z->frames[pfn];
+
+	if (!(f->flags & flag))
+		return;
+	f->flags &= ~flag;
+	if (flag == FRAME_HUGE)
+		z->nr_huge--;
+	else if (flag == FRAME_PINNED)
+		z->nr_pinned--;
 }
 
 #endif

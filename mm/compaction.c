@@ -271,6 +271,9 @@ static void isolate_freepages(struct compact_control *cc)
 		block_end = z->nr_frames;
 	for (; block_start >= low_pfn;
 	     block_end = block_start, block_start -= pb, isolate_start = (uint32_t)block_start) {
+		/* a scan down a used pool is long: let the others in (the
+		 * batch waiting for these frames is checked again after) */
+		zone_lock_relax(z, COMPACT_HOLD_NS);
 		if (!suitable_migration_target(cc, (uint32_t)block_start))
 			continue;
 		if (!isolation_suitable(cc, (uint32_t)block_start))
@@ -353,6 +356,26 @@ static uint32_t release_freepages(struct compact_control *cc)
 
 /* ---- moving ---- */
 
+/* Drops from the batch the frames that changed while the lock was given
+ * up (the guest discarded one, a request took it), giving their
+ * destinations back: what stays is still movable and owned by the same
+ * guest frame. Returns how many stay. */
+static unsigned int recheck_batch(const struct zone *z, struct migration *batch, unsigned int n,
+				  const struct dst_source *dst)
+{
+	unsigned int kept = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct frame *f = &z->frames[batch[i].src];
+
+		if (frame_is_movable(f) && f->use.gfn == batch[i].gfn)
+			batch[kept++] = batch[i];
+		else
+			dst->give_back(dst->arg, batch[i].dst);
+	}
+	return kept;
+}
+
 unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigned int n,
 			   const struct dst_source *dst, struct compact_stats *stats)
 {
@@ -369,6 +392,8 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 		}
 		batch[ready].result = -EAGAIN;
 	}
+	/* finding destinations may have let others in */
+	ready = recheck_batch(z, batch, ready, dst);
 	if (!ready)
 		return 0;
 	c->migrate(c->migrate_arg, batch, ready);
@@ -528,8 +553,12 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 	}
 	cc_start_positions(&cc);
 	while ((ret = compact_finished(&cc)) == COMPACT_CONTINUE) {
-		if (!isolate_migratepages(&cc))
+		if (!isolate_migratepages(&cc)) {
+			/* a pageblock with nothing to move: cheap, but there
+			 * may be many in a row */
+			zone_lock_relax(z, COMPACT_HOLD_NS);
 			continue;
+		}
 		migrate_batch(c, cc.migratepages, cc.nr_migratepages, &dst, stats);
 		cc.nr_migratepages = 0;
 		/* let allocations and frees in between batches */

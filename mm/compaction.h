@@ -20,6 +20,7 @@
 #define COMPACT_CLUSTER_MAX	32	/* frames per batch, as SWAP_CLUSTER_MAX */
 #define PAGE_ALLOC_COSTLY_ORDER	3
 #define EXTFRAG_THRESHOLD_DEFAULT 500
+#define COMPACT_HOLD_NS		(1000 * 1000)	/* longest zone-lock hold of a scan */
 
 /* One frame to move: the engine fills src, dst and gfn; the mover copies
  * src to dst, makes gfn point at dst and sets result to 0, or leaves the
@@ -102,7 +103,8 @@ int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratety
 static inline bool frame_is_movable(const struct frame *f)
 {
 	return f->state == FRAME_USED && f->mt == MIGRATE_MOVABLE && f->order == 0 &&
-	       !(f->flags & (FRAME_TAIL | FRAME_PINNED | FRAME_HUGE)) && f->use.gfn != PFN_NONE;
+	       !(f->flags & (FRAME_TAIL | FRAME_PINNED | FRAME_HUGE | FRAME_MOVING)) &&
+	       f->use.gfn != PFN_NONE;
 }
 
 /* Waits (polling each millisecond, at most max_ms) until no compaction run

@@ -37,6 +37,8 @@ enum frame_flags {
 	FRAME_TAIL	= 1 << 1,	/* used, but not the head of its allocation */
 	FRAME_PINNED	= 1 << 2,	/* used and must not move (DMA-like) */
 	FRAME_HUGE	= 1 << 3,	/* used and backed by a host huge page */
+	FRAME_MOVING	= 1 << 4,	/* used and being moved by a request that
+					 * dropped the zone lock: compaction leaves it */
 };
 
 struct frame {

@@ -31,6 +31,15 @@ void huge_reserve_init(struct huge_reserve *r, struct pool *pool, unsigned int t
 /* Punches the frames in runs of consecutive numbers, then frees them:
  * until the punch they stay allocated, so nobody gets a frame whose old
  * bytes are about to vanish under it. */
+/* Counts frames in or out of what the reserve holds; with the zone lock
+ * held, so the count always agrees with the allocator. */
+static void count_held(struct huge_reserve *r, int64_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	r->held += (uint64_t)n;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 {
 	struct zone *z = &r->pool->zone;
@@ -39,6 +48,7 @@ static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 	zone_lock(z);
 	for (size_t i = 0; i < n; i++)
 		buddy_free(z, pfns[i], 0);
+	count_held(r, -(int64_t)n);
 	zone_unlock(z);
 }
 
@@ -84,6 +94,8 @@ static bool fill_one(struct huge_reserve *r)
 	    buddy_suitable_free_block(z, BLOCK_ORDER, MIGRATE_MOVABLE) &&
 	    buddy_alloc(z, BLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
 		pfn = PFN_NONE;
+	if (pfn != PFN_NONE)
+		count_held(r, BLOCK_FRAMES);
 	zone_unlock(z);
 	if (pfn == PFN_NONE)
 		return false;
@@ -92,6 +104,7 @@ static bool fill_one(struct huge_reserve *r)
 		pool_punch(r->pool, pfn, BLOCK_FRAMES);
 		zone_lock(z);
 		buddy_free(z, pfn, BLOCK_ORDER);
+		count_held(r, -(int64_t)BLOCK_FRAMES);
 		zone_unlock(z);
 		pthread_mutex_lock(&r->lock);
 		r->build_failed++;
@@ -223,6 +236,7 @@ uint32_t huge_reserve_take(struct huge_reserve *r)
 	if (r->nr_ready) {
 		pfn = r->ready[--r->nr_ready];
 		r->taken++;
+		r->held -= BLOCK_FRAMES;
 	} else {
 		r->missed++;
 	}
@@ -271,6 +285,7 @@ bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsig
 	if (r->running && !r->stop && make_room(r, n)) {
 		memcpy(r->punch + r->nr_punch, pfns, n * sizeof(*pfns));
 		r->nr_punch += n;
+		r->held += n;
 		if (unmap_len)
 			r->unmap[r->nr_unmap++] = (struct reserve_unmap){ unmap, unmap_len };
 		queued = true;
@@ -305,6 +320,7 @@ unsigned int huge_reserve_drain(struct huge_reserve *r)
 	zone_lock(z);
 	for (unsigned int i = 0; i < n; i++)
 		buddy_free(z, blocks[i], BLOCK_ORDER);
+	count_held(r, -(int64_t)n * BLOCK_FRAMES);
 	zone_unlock(z);
 	return n;
 }

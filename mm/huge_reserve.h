@@ -47,6 +47,9 @@ struct huge_reserve {
 		uint64_t len;
 	} *unmap;
 	size_t nr_unmap, cap_unmap;
+	uint64_t held;			/* frames the reserve has allocated and nobody
+					 * owns: ready, being built, queued or being
+					 * punched; changed under the zone lock too */
 	uint64_t built, taken, missed, build_failed, punched;
 };
 

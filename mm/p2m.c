@@ -11,6 +11,7 @@ int p2m_init(struct p2m *m, struct zone *z, uint32_t nr_gfns)
 	m->zone = z;
 	m->nr_gfns = nr_gfns;
 	m->nr_mapped = 0;
+	m->nr_breaks = 0;
 	m->pfn_of = malloc((size_t)nr_gfns * sizeof(*m->pfn_of) + 1);
 	if (!m->pfn_of)
 		return -ENOMEM;
@@ -40,6 +41,26 @@ static int check_unowned(const struct p2m *m, uint32_t pfn)
 	return 0;
 }
 
+/* Takes gfn's two boundaries out of nr_breaks before gfn changes, and
+ * puts them back after: the count stays exact at O(1) a change. */
+static void count_breaks(struct p2m *m, uint32_t gfn, int sign)
+{
+	uint64_t n = 0;
+
+	if (gfn > 0)
+		n += !p2m_contiguous(m, gfn - 1);
+	if (gfn + 1 < m->nr_gfns)
+		n += !p2m_contiguous(m, gfn);
+	m->nr_breaks += sign > 0 ? n : -n;
+}
+
+static void set_pfn(struct p2m *m, uint32_t gfn, uint32_t pfn)
+{
+	count_breaks(m, gfn, -1);
+	m->pfn_of[gfn] = pfn;
+	count_breaks(m, gfn, 1);
+}
+
 int p2m_map(struct p2m *m, uint32_t gfn, uint32_t pfn)
 {
 	int err;
@@ -51,7 +72,7 @@ int p2m_map(struct p2m *m, uint32_t gfn, uint32_t pfn)
 		return err;
 	if (m->pfn_of[gfn] != PFN_NONE)
 		return -EEXIST;
-	m->pfn_of[gfn] = pfn;
+	set_pfn(m, gfn, pfn);
 	m->zone->frames[pfn].use.gfn = gfn;
 	m->nr_mapped++;
 	return 0;
@@ -66,7 +87,7 @@ int p2m_unmap(struct p2m *m, uint32_t gfn, uint32_t *pfn)
 	old = m->pfn_of[gfn];
 	if (old == PFN_NONE)
 		return -ENOENT;
-	m->pfn_of[gfn] = PFN_NONE;
+	set_pfn(m, gfn, PFN_NONE);
 	m->zone->frames[old].use.gfn = PFN_NONE;
 	m->nr_mapped--;
 	if (pfn)
@@ -87,7 +108,7 @@ int p2m_move(struct p2m *m, uint32_t old_pfn, uint32_t new_pfn)
 	err = check_unowned(m, new_pfn);
 	if (err)
 		return err;
-	m->pfn_of[gfn] = new_pfn;
+	set_pfn(m, gfn, new_pfn);
 	m->zone->frames[new_pfn].use.gfn = gfn;
 	m->zone->frames[old_pfn].use.gfn = PFN_NONE;
 	return 0;
@@ -101,6 +122,7 @@ int p2m_clone(struct p2m *dst, const struct p2m *src, struct zone *z)
 		return err;
 	memcpy(dst->pfn_of, src->pfn_of, (size_t)src->nr_gfns * sizeof(*src->pfn_of));
 	dst->nr_mapped = src->nr_mapped;
+	dst->nr_breaks = src->nr_breaks;
 	return 0;
 }
 
@@ -125,6 +147,17 @@ int p2m_check(const struct p2m *m, char *msg, size_t len)
 			snprintf(msg, len, "guest frame %u maps frame %u, which is %s, order %u, owned by %u",
 				 g, pfn, f->state == FRAME_USED ? "used" : "free", f->order,
 				 f->state == FRAME_USED ? f->use.gfn : PFN_NONE);
+			return -EUCLEAN;
+		}
+	}
+	{
+		uint64_t breaks = 0;
+
+		for (uint32_t g = 0; g + 1 < m->nr_gfns; g++)
+			breaks += !p2m_contiguous(m, g);
+		if (breaks != m->nr_breaks) {
+			snprintf(msg, len, "%lu breaks between guest frames, nr_breaks says %lu",
+				 (unsigned long)breaks, (unsigned long)m->nr_breaks);
 			return -EUCLEAN;
 		}
 	}

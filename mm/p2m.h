@@ -13,6 +13,8 @@ struct p2m {
 	uint32_t *pfn_of;	/* per guest frame: pool frame, or PFN_NONE */
 	uint32_t nr_gfns;
 	uint64_t nr_mapped;
+	uint64_t nr_breaks;	/* guest frames g whose successor is not backed
+				 * alike (see p2m_contiguous): mappings - 1 */
 	struct zone *zone;
 };
 
@@ -44,6 +46,17 @@ int p2m_check(const struct p2m *m, char *msg, size_t len);
 static inline uint32_t p2m_lookup(const struct p2m *m, uint32_t gfn)
 {
 	return gfn < m->nr_gfns ? m->pfn_of[gfn] : PFN_NONE;
+}
+
+/* Are guest frames g and g + 1 backed alike: both holes, or pool frames
+ * n and n + 1, so that one mapping of the pool file can cover both? */
+static inline bool p2m_contiguous(const struct p2m *m, uint32_t g)
+{
+	uint32_t a = m->pfn_of[g], b = m->pfn_of[g + 1];
+
+	if (a == PFN_NONE || b == PFN_NONE)
+		return a == b;
+	return b == a + 1;
 }
 
 /* Reverse map: the guest frame pfn backs, or PFN_NONE. */

@@ -94,7 +94,7 @@ static void print_views(struct vm *vm, const char *when)
 	zone_lock(z);
 	printf("== pool %s: %lu of %u frames free, fragmentation score %u, %lu guest mappings\n",
 	       when, (unsigned long)z->free_frames, z->nr_frames, pool_fragmentation_score(z),
-	       (unsigned long)vm->gm.nr_mappings);
+	       (unsigned long)guest_mem_mappings(&vm->gm));
 	printf("-- buddyinfo\n");
 	vmstat_buddyinfo(stdout, z);
 	printf("-- extfrag_index\n");
@@ -108,11 +108,8 @@ static void print_views(struct vm *vm, const char *when)
 static void print_stats(struct vm *vm)
 {
 	struct zone *z = &vm->pool.zone;
-	uint64_t pinned = 0;
 
 	zone_lock(z);
-	for (uint32_t i = 0; i < z->nr_frames; i++)
-		pinned += (z->frames[i].flags & FRAME_PINNED) != 0;
 	if (vm->t_booted_ns) {
 		printf("stats: boot_ms %.3f (main() to the request the guest's first instruction makes)\n",
 		       (vm->t_booted_ns - vm->t_start_ns) / 1e6);
@@ -120,11 +117,17 @@ static void print_stats(struct vm *vm)
 	}
 	printf("stats: pool_frames %u used %lu free %lu pinned %lu\n", z->nr_frames,
 	       (unsigned long)(z->nr_frames - z->free_frames), (unsigned long)z->free_frames,
-	       (unsigned long)pinned);
+	       (unsigned long)z->nr_pinned);
 	printf("stats: pool_resident_bytes %ld\n", (long)pool_resident_bytes(&vm->pool));
-	printf("stats: guest_mappings %lu (limit %ld)\n", (unsigned long)vm->gm.nr_mappings,
+	printf("stats: guest_mappings %lu (limit %ld)\n", (unsigned long)guest_mem_mappings(&vm->gm),
 	       vm->gm.map_limit);
 	zone_unlock(z);
+	{
+		char msg[256];
+
+		vm_check(vm, msg, sizeof(msg));
+		printf("stats: invariants %s\n", msg);
+	}
 	pthread_mutex_lock(&vm->reserve.lock);
 	printf("stats: huge_reserve built %lu taken %lu missed %lu build_failed %lu punched %lu\n",
 	       (unsigned long)vm->reserve.built, (unsigned long)vm->reserve.taken,

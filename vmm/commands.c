@@ -89,22 +89,19 @@ static enum qmp_outcome cmd_query_status(struct control *ctl, struct qmp_call *c
 static enum qmp_outcome cmd_query_memory(struct control *ctl, struct qmp_call *call)
 {
 	struct zone *z = zone_of(ctl);
-	uint64_t pinned = 0, huge = 0;
 	struct json_object *r = json_object_new_object();
+	/* the kernel's page tables are read without the zone lock */
+	int64_t host_huge = ctl->gm ? guest_mem_host_huge_ranges(ctl->gm) : -1;
 
 	zone_lock(z);
-	for (uint32_t i = 0; i < z->nr_frames; i++) {
-		pinned += (z->frames[i].flags & FRAME_PINNED) != 0;
-		huge += (z->frames[i].flags & FRAME_HUGE) != 0;
-	}
 	json_object_object_add(r, "backing", json_object_new_string(pool_backing_name(ctl->pool->backing)));
 	add_int(r, "frame-size", FRAME_SIZE);
 	add_int(r, "pool-frames", z->nr_frames);
 	add_int(r, "used-frames", z->nr_frames - z->free_frames);
 	add_int(r, "free-frames", z->free_frames);
-	add_int(r, "pinned-frames", pinned);
-	add_int(r, "huge-frames", huge);
-	add_int(r, "huge-ranges", huge / 512);
+	add_int(r, "pinned-frames", z->nr_pinned);
+	add_int(r, "huge-frames", z->nr_huge);
+	add_int(r, "huge-ranges", z->nr_huge / PAGEBLOCK_FRAMES);
 	add_int(r, "free-2m-blocks", count_free_pageblocks(z));
 	add_int(r, "fragmentation-score", pool_fragmentation_score(z));
 	add_int(r, "resident-bytes", (uint64_t)pool_resident_bytes(ctl->pool));
@@ -114,8 +111,7 @@ static enum qmp_outcome cmd_query_memory(struct control *ctl, struct qmp_call *c
 		add_int(r, "guest-mappings", guest_mem_mappings(ctl->gm));
 		add_int(r, "max-mappings", (uint64_t)ctl->gm->map_limit);
 		/* what the kernel says, not our bookkeeping */
-		json_object_object_add(r, "host-huge-ranges",
-				       json_object_new_int64(guest_mem_host_huge_ranges(ctl->gm)));
+		json_object_object_add(r, "host-huge-ranges", json_object_new_int64(host_huge));
 	}
 	zone_unlock(z);
 	if (ctl->reserve) {

@@ -1,12 +1,17 @@
-/* Realising the p2m in the memslot, and the frame-level work behind the
- * guest's populate and discard requests. */
+/* Guest memory as mappings of the pool file: boot, the memslots and their
+ * two sides, the moves of whole chunks for huge ranges, access for the
+ * VMM, and the accounting and checks of what the guest sees. The range
+ * requests are in guest_ranges.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 
 #include "vmm/guest_mem.h"
@@ -20,51 +25,41 @@
  * mappings? */
 static bool is_break(const struct guest_mem *gm, uint32_t g)
 {
-	uint32_t a = p2m_lookup(gm->p2m, g), b = p2m_lookup(gm->p2m, g + 1);
-
 	if (gm->side[g / GUEST_CHUNK_FRAMES] != gm->side[(g + 1) / GUEST_CHUNK_FRAMES])
 		return true;
-	if (a == PFN_NONE || b == PFN_NONE)
-		return (a == PFN_NONE) != (b == PFN_NONE);
-	return b != a + 1;
-}
-
-/* Breaks at the boundaries after gfns [lo, hi), clamped to the memory. */
-static uint64_t breaks_in(const struct guest_mem *gm, int64_t lo, int64_t hi)
-{
-	uint64_t n = 0;
-
-	if (lo < 0)
-		lo = 0;
-	if (hi > (int64_t)gm->nr_gfns - 1)
-		hi = (int64_t)gm->nr_gfns - 1;
-	for (int64_t g = lo; g < hi; g++)
-		n += is_break(gm, (uint32_t)g);
-	return n;
+	return !p2m_contiguous(gm->p2m, g);
 }
 
 uint64_t guest_mem_count_mappings(const struct guest_mem *gm)
 {
-	return 1 + breaks_in(gm, 0, gm->nr_gfns);
+	uint64_t n = 1;
+
+	for (uint32_t g = 0; g + 1 < gm->nr_gfns; g++)
+		n += is_break(gm, g);
+	return n;
 }
 
-uint64_t guest_mem_mappings(struct guest_mem *gm)
+uint64_t guest_mem_mappings(const struct guest_mem *gm)
 {
-	if (gm->mappings_stale) {
-		gm->nr_mappings = guest_mem_count_mappings(gm);
-		gm->mappings_stale = false;
-	}
-	return gm->nr_mappings;
+	uint64_t n = 1 + gm->p2m->nr_breaks;
+
+	/* a change of side between chunks is a break the p2m does not see */
+	for (uint32_t c = 1; c < gm->nr_chunks; c++)
+		n += gm->side[c] != gm->side[c - 1] &&
+		     p2m_contiguous(gm->p2m, c * GUEST_CHUNK_FRAMES - 1);
+	return n;
 }
 
-int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uint64_t size,
-		   char *err, size_t errlen)
+int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uint64_t ram,
+		   uint64_t size, char *err, size_t errlen)
 {
 	uint64_t align = 2ULL << 20, worst;
 	long limit;
 
 	memset(gm, 0, sizeof(*gm));
-	if (size % GUEST_CHUNK_BYTES) {
+	gm->pagemap_fd = -1;
+	pthread_mutex_init(&gm->lock, NULL);
+	if (size % GUEST_CHUNK_BYTES || ram % GUEST_CHUNK_BYTES || ram > size) {
 		snprintf(err, errlen, "guest memory must be a multiple of 2 MiB");
 		return -EINVAL;
 	}
@@ -74,9 +69,10 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	gm->nr_gfns = (uint32_t)(size >> FRAME_SHIFT);
 	gm->unit = pool->backing == POOL_HUGETLB ? HUGE_FRAMES : 1;
 
-	/* a fully scattered guest needs a mapping per unit; make sure the
-	 * host allows that many before the guest starts */
-	worst = gm->nr_gfns / gm->unit + 1 + OTHER_MAPPINGS + STALE_MAPPINGS;
+	/* a fully scattered guest needs a mapping per unit (and one more per
+	 * change of side); make sure the host allows that many before the
+	 * guest starts, so a populate never runs out of them */
+	worst = gm->nr_gfns / gm->unit + 1 + size / GUEST_CHUNK_BYTES + OTHER_MAPPINGS + STALE_MAPPINGS;
 	limit = sysctl_hold("vm/max_map_count", (long)worst);
 	if (limit < 0) {
 		long now = sysctl_read_long("vm/max_map_count");
@@ -92,12 +88,16 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	gm->map_limit = limit - OTHER_MAPPINGS - STALE_MAPPINGS;
 	gm->vm_fd = -1;
 	gm->nr_chunks = (uint32_t)(size / GUEST_CHUNK_BYTES);
+	gm->nr_ram_chunks = (uint32_t)(ram / GUEST_CHUNK_BYTES);
 	gm->side = calloc(gm->nr_chunks, 1);
 	gm->stale = calloc(gm->nr_chunks, 1);
-	if (!gm->side || !gm->stale) {
+	gm->plugged = calloc(gm->nr_chunks, 1);
+	if (!gm->side || !gm->stale || !gm->plugged) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	memset(gm->plugged, 1, gm->nr_ram_chunks);
+	gm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 
 	/* reserve both sides, aligned so guest and host addresses agree
 	 * modulo 2 MiB (what a 2 MiB host page behind guest memory needs) */
@@ -112,7 +112,6 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	}
 	gm->side_base[0] = (uint8_t *)(((uintptr_t)gm->reserve + align - 1) & ~(uintptr_t)(align - 1));
 	gm->side_base[1] = gm->side_base[0] + gm->nr_chunks * GUEST_CHUNK_BYTES;
-	gm->nr_mappings = 1;
 	return 0;
 }
 
@@ -229,16 +228,25 @@ void guest_mem_spares_cleared(struct guest_mem *gm)
 	gm->nr_stale = 0;
 }
 
+/* Turns chunk over to its other side; the zone lock covers the change,
+ * as the mover and the queries read the sides under it. */
+static void flip_side(struct guest_mem *gm, uint32_t chunk)
+{
+	zone_lock(&gm->pool->zone);
+	gm->side[chunk] ^= 1;
+	zone_unlock(&gm->pool->zone);
+}
+
 int guest_mem_switch_side(struct guest_mem *gm, uint32_t chunk)
 {
 	int err = set_memslot(gm, chunk, false);
 
 	if (err)
 		return err;
-	gm->side[chunk] ^= 1;
+	flip_side(gm, chunk);
 	err = set_memslot(gm, chunk, true);
 	if (err) {
-		gm->side[chunk] ^= 1;
+		flip_side(gm, chunk);
 		if (set_memslot(gm, chunk, true)) {
 			/* the guest has lost this memory: nothing sane is left */
 			fprintf(stderr, "vmdefrag: cannot restore the memslot of chunk %u: %s\n",
@@ -249,7 +257,6 @@ int guest_mem_switch_side(struct guest_mem *gm, uint32_t chunk)
 	}
 	gm->stale[chunk] = 1;
 	gm->nr_stale++;
-	gm->mappings_stale = true;
 	return 0;
 }
 
@@ -257,7 +264,11 @@ void guest_mem_destroy(struct guest_mem *gm)
 {
 	free(gm->side);
 	free(gm->stale);
-	gm->side = gm->stale = NULL;
+	free(gm->plugged);
+	gm->side = gm->stale = gm->plugged = NULL;
+	if (gm->pagemap_fd >= 0)
+		close(gm->pagemap_fd);
+	gm->pagemap_fd = -1;
 	if (gm->reserve)
 		munmap(gm->reserve, gm->reserve_size);
 	gm->reserve = NULL;
@@ -308,102 +319,7 @@ int guest_mem_populate_all(struct guest_mem *gm, uint32_t n)
 			p2m_map(gm->p2m, gfn + i, pfn + i);
 		gfn += 1U << order;
 	}
-	gm->nr_mappings = guest_mem_count_mappings(gm);
 	return guest_mem_remap(gm, 0, gm->nr_gfns);
-}
-
-static void unpopulate(struct guest_mem *gm, uint32_t gfn, uint32_t n, const uint8_t *fresh)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t pfn;
-
-		if (fresh[i] && p2m_unmap(gm->p2m, gfn + i, &pfn) == 0)
-			buddy_free(&gm->pool->zone, pfn, 0);
-	}
-}
-
-int guest_mem_populate(struct guest_mem *gm, uint32_t gfn, uint32_t n)
-{
-	struct zone *z = &gm->pool->zone;
-	uint8_t *fresh = calloc(n, 1);
-	uint64_t before = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n), after;
-	int err = 0;
-
-	if (!fresh)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t pfn;
-
-		if (p2m_lookup(gm->p2m, gfn + i) != PFN_NONE)
-			continue;
-		err = buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfn);
-		if (err)
-			goto undo;
-		p2m_map(gm->p2m, gfn + i, pfn);
-		fresh[i] = 1;
-	}
-	after = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
-	guest_mem_mappings(gm);
-	if (gm->nr_mappings - before + after > (uint64_t)gm->map_limit) {
-		fprintf(stderr, "vmdefrag: populate refused: guest memory would need %lu mappings, "
-			"vm.max_map_count allows %ld\n",
-			(unsigned long)(gm->nr_mappings - before + after), gm->map_limit);
-		err = -ENOMEM;
-		goto undo;
-	}
-	err = guest_mem_remap(gm, gfn, n);
-	if (err)
-		goto undo;
-	gm->nr_mappings = gm->nr_mappings - before + after;
-	free(fresh);
-	return 0;
-undo:
-	unpopulate(gm, gfn, n, fresh);
-	free(fresh);
-	if (guest_mem_remap(gm, gfn, n)) {
-		fprintf(stderr, "vmdefrag: cannot restore guest mappings: %s\n", strerror(errno));
-		abort();
-	}
-	return err;
-}
-
-int guest_mem_discard(struct guest_mem *gm, uint32_t gfn, uint32_t n)
-{
-	struct zone *z = &gm->pool->zone;
-	uint64_t before = breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
-	uint32_t run_start = PFN_NONE, run_len = 0;
-	int err;
-
-	guest_mem_mappings(gm);
-	/* stop mapping the frames first: a punched frame still mapped would
-	 * come back as zeros at the guest's next touch */
-	err = guest_mem_map_frames(gm, gfn, n, PFN_NONE);
-	if (err) {
-		guest_mem_remap(gm, gfn, n);
-		return err;
-	}
-	for (uint32_t i = 0; i <= n; i++) {
-		uint32_t pfn = PFN_NONE;
-
-		if (i < n && p2m_unmap(gm->p2m, gfn + i, &pfn) == 0) {
-			/* a hole in a huge block: the host splits its huge page */
-			if (z->frames[pfn].flags & FRAME_HUGE)
-				for (uint32_t p = pfn & ~511U; p < (pfn & ~511U) + 512; p++)
-					z->frames[p].flags &= ~FRAME_HUGE;
-			buddy_free(z, pfn, 0);
-		}
-		/* punch per run of consecutive pool frames, not per frame */
-		if (run_len && pfn == run_start + run_len) {
-			run_len++;
-			continue;
-		}
-		if (run_len)
-			pool_punch(gm->pool, run_start, run_len);
-		run_start = pfn;
-		run_len = pfn != PFN_NONE;
-	}
-	gm->nr_mappings = gm->nr_mappings - before + breaks_in(gm, (int64_t)gfn - 1, (int64_t)gfn + n);
-	return 0;
 }
 
 /* Copies len bytes between guest memory at gpa and buf, page by page
@@ -443,32 +359,194 @@ int guest_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t le
 	return guest_copy(gm, gpa, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
+/* ---- what is guest memory ---- */
+
+bool guest_mem_usable(const struct guest_mem *gm, uint32_t gfn, uint32_t n)
+{
+	if (!n || gfn >= gm->nr_gfns || n > gm->nr_gfns - gfn)
+		return false;
+	for (uint32_t c = gfn / GUEST_CHUNK_FRAMES; c <= (gfn + n - 1) / GUEST_CHUNK_FRAMES; c++)
+		if (!gm->plugged[c])
+			return false;
+	return true;
+}
+
+uint32_t guest_mem_find_plug_slot(const struct guest_mem *gm, uint32_t n)
+{
+	/* first fit, aligned to the block within the plug area */
+	for (uint32_t c = gm->nr_ram_chunks; n && c + n <= gm->nr_chunks; c += n) {
+		bool free_run = true;
+
+		for (uint32_t k = 0; k < n; k++)
+			free_run &= !gm->plugged[c + k];
+		if (free_run)
+			return c;
+	}
+	return UINT32_MAX;
+}
+
+int guest_mem_plug(struct guest_mem *gm, uint32_t chunk, uint32_t n, uint32_t blk)
+{
+	struct zone *z = &gm->pool->zone;
+	uint32_t g0 = chunk * GUEST_CHUNK_FRAMES, frames = n * GUEST_CHUNK_FRAMES, i;
+	int err = 0;
+
+	zone_lock(z);
+	for (i = 0; i < frames && !err; i++)
+		err = p2m_map(gm->p2m, g0 + i, blk + i);
+	if (!err)
+		err = guest_mem_map_frames(gm, g0, frames, blk);
+	if (err) {
+		/* the chunks were not guest memory: back to holes */
+		for (uint32_t k = 0; k < frames; k++)
+			p2m_unmap(gm->p2m, g0 + k, NULL);
+		if (guest_mem_map_frames(gm, g0, frames, PFN_NONE)) {
+			fprintf(stderr, "vmdefrag: cannot unmap a failed plug: %s\n", strerror(errno));
+			abort();
+		}
+		zone_unlock(z);
+		return err;
+	}
+	for (i = 0; i < frames; i++)
+		frame_set_flag(z, blk + i, FRAME_HUGE);
+	memset(gm->plugged + chunk, 1, n);
+	zone_unlock(z);
+	return 0;
+}
+
+/* ---- moving whole chunks ---- */
+
+int guest_mem_claim_chunk(struct guest_mem *gm, uint32_t chunk, uint32_t old[GUEST_CHUNK_FRAMES],
+			  bool *in_order)
+{
+	struct zone *z = &gm->pool->zone;
+	uint32_t g0 = chunk * GUEST_CHUNK_FRAMES, first;
+
+	zone_lock(z);
+	first = p2m_lookup(gm->p2m, g0);
+	*in_order = first != PFN_NONE && !(first % GUEST_CHUNK_FRAMES);
+	for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
+		old[i] = p2m_lookup(gm->p2m, g0 + i);
+		if (old[i] != PFN_NONE && (z->frames[old[i]].flags & FRAME_PINNED)) {
+			zone_unlock(z);
+			*in_order = false;
+			return -EBUSY;
+		}
+		if (old[i] != first + i)
+			*in_order = false;
+	}
+	/* marked while the lock is held, so compaction leaves them be */
+	for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++)
+		if (old[i] != PFN_NONE)
+			frame_set_flag(z, old[i], *in_order ? FRAME_HUGE : FRAME_MOVING);
+	zone_unlock(z);
+	return 0;
+}
+
+void guest_mem_unclaim_chunk(struct guest_mem *gm, uint32_t chunk)
+{
+	struct zone *z = &gm->pool->zone;
+
+	zone_lock(z);
+	for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
+		uint32_t pfn = p2m_lookup(gm->p2m, chunk * GUEST_CHUNK_FRAMES + i);
+
+		if (pfn != PFN_NONE)
+			frame_clear_flag(z, pfn, FRAME_MOVING);
+	}
+	zone_unlock(z);
+}
+
+void guest_mem_rebind_chunk(struct guest_mem *gm, uint32_t chunk, uint32_t blk,
+			    uint32_t old[GUEST_CHUNK_FRAMES], unsigned int *nr_old)
+{
+	struct zone *z = &gm->pool->zone;
+	uint32_t g0 = chunk * GUEST_CHUNK_FRAMES;
+
+	*nr_old = 0;
+	zone_lock(z);
+	for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
+		uint32_t pfn;
+
+		if (p2m_unmap(gm->p2m, g0 + i, &pfn) == 0) {
+			frame_clear_flag(z, pfn, FRAME_MOVING);
+			frame_clear_flag(z, pfn, FRAME_HUGE);
+			old[(*nr_old)++] = pfn;
+		}
+		if (p2m_map(gm->p2m, g0 + i, blk + i)) {
+			/* the block is the caller's, allocated and unowned */
+			fprintf(stderr, "vmdefrag: BUG: frame %u of a new block is not free to map\n", blk + i);
+			abort();
+		}
+		frame_set_flag(z, blk + i, FRAME_HUGE);
+	}
+	zone_unlock(z);
+}
+
+/* ---- host huge pages ---- */
+
+/* PAGEMAP_SCAN (Linux 6.7), newer than Debian 12's headers */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start, end, categories;
+};
+
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+
+#define PAGEMAP_SCAN	_IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_HUGE	(1 << 6)
+#endif
+
+/* Bytes of [start, end) the kernel maps with huge pages (PMD-mapped THP,
+ * hugetlb), or -1 when it cannot say. */
+static int64_t huge_bytes(const struct guest_mem *gm, uintptr_t start, uintptr_t end)
+{
+	struct page_region regions[64];
+	int64_t bytes = 0;
+
+	if (gm->pagemap_fd < 0)
+		return -1;
+	while (start < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = start,
+			.end = end,
+			.vec = (uintptr_t)regions,
+			.vec_len = sizeof(regions) / sizeof(regions[0]),
+			.category_mask = PAGE_IS_HUGE,
+			.return_mask = PAGE_IS_HUGE,
+		};
+		int n = ioctl(gm->pagemap_fd, PAGEMAP_SCAN, &arg);
+
+		if (n < 0)
+			return -1;
+		for (int i = 0; i < n; i++)
+			bytes += (int64_t)(regions[i].end - regions[i].start);
+		/* a full vector: the walk stopped early, go on from there */
+		if (n < (int)arg.vec_len || arg.walk_end <= start)
+			break;
+		start = arg.walk_end;
+	}
+	return bytes;
+}
+
+bool guest_mem_pmd_mapped(const struct guest_mem *gm, uint32_t gfn)
+{
+	uintptr_t addr = (uintptr_t)guest_mem_hva(gm, gfn);
+
+	return huge_bytes(gm, addr, addr + GUEST_CHUNK_BYTES) == (int64_t)GUEST_CHUNK_BYTES;
+}
+
 int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm)
 {
 	/* both sides: a chunk maps one of them */
-	uintptr_t lo = (uintptr_t)gm->side_base[0], hi = (uintptr_t)gm->side_base[1] + gm->size;
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool inside = false;
-	int64_t kb = 0;
+	int64_t bytes = huge_bytes(gm, (uintptr_t)gm->side_base[0],
+				   (uintptr_t)gm->side_base[1] + gm->size);
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end, v;
-
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			inside = start >= lo && end <= hi;
-			continue;
-		}
-		if (inside && (sscanf(line, "ShmemPmdMapped: %lu kB", &v) == 1 ||
-			       sscanf(line, "FilePmdMapped: %lu kB", &v) == 1 ||
-			       sscanf(line, "Private_Hugetlb: %lu kB", &v) == 1 ||
-			       sscanf(line, "Shared_Hugetlb: %lu kB", &v) == 1))
-			kb += (int64_t)v;
-	}
-	fclose(f);
-	return kb / 2048;
+	return bytes < 0 ? -1 : bytes / (int64_t)GUEST_CHUNK_BYTES;
 }
 
 /* ---- consistency ---- */
@@ -516,6 +594,17 @@ int guest_mem_check_view(const struct guest_mem *gm, char *msg, size_t len)
 	char line[512];
 	int err = 0;
 
+	for (uint32_t c = 0; c < gm->nr_chunks; c++) {
+		for (uint32_t g = c * GUEST_CHUNK_FRAMES; !gm->plugged[c] && g < (c + 1) * GUEST_CHUNK_FRAMES; g++) {
+			if (p2m_lookup(gm->p2m, g) != PFN_NONE) {
+				snprintf(msg, len, "guest frame %u in an unplugged slot maps frame %u", g,
+					 p2m_lookup(gm->p2m, g));
+				if (f)
+					fclose(f);
+				return -EUCLEAN;
+			}
+		}
+	}
 	if (!f || fstat(gm->pool->fd, &st)) {
 		snprintf(msg, len, "cannot read /proc/self/maps or the pool file: %s", strerror(errno));
 		if (f)

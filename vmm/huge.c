@@ -7,7 +7,12 @@
  * collapse only maps it). back-huge maps the block on the chunk's spare
  * side and switches the chunk's memslot over to it (guest_mem.h); the
  * reserve's thread then tears the old side down and punches the frames it
- * gave up: a request costs a 2 MiB copy, one mmap and a memslot switch. */
+ * gave up: a request costs a 2 MiB copy, one mmap and a memslot switch.
+ *
+ * Both run one at a time (vm->huge_lock), change guest memory only through
+ * guest_mem under its lock, and never hold the zone lock across the slow
+ * parts (the pause, the copy, the memslot switch, the collapse): the frames
+ * being moved are claimed instead (FRAME_MOVING). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,24 +30,12 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
 #endif
-
-#define HUGE_FRAMES	512
-#define HUGE_BYTES	(2ULL << 20)
-
-/* PAGEMAP_SCAN (Linux 6.7), newer than Debian 12's headers */
-#ifndef PAGEMAP_SCAN
-struct page_region {
-	uint64_t start, end, categories;
-};
-
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-
-#define PAGEMAP_SCAN	_IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_HUGE	(1 << 6)
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22
 #endif
+
+#define HUGE_FRAMES	GUEST_CHUNK_FRAMES
+#define HUGE_BYTES	GUEST_CHUNK_BYTES
 
 static void *copier_thread(void *arg);
 
@@ -66,12 +59,6 @@ int huge_init(struct vm *vm)
 	/* where allowed, let the kernel use huge pages for guest memory */
 	if (vm->pool.backing == POOL_MEMFD && !vm->thp_denied)
 		madvise(guest_mem_hva(&vm->gm, 0), vm->guest_bytes, MADV_HUGEPAGE);
-	if (vm->cfg.plug_bytes) {
-		vm->plugged = calloc(vm->cfg.plug_bytes / HUGE_BYTES, 1);
-		if (!vm->plugged)
-			return -ENOMEM;
-	}
-	vm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	/* without it back-huge copies on its own thread */
@@ -84,9 +71,6 @@ void huge_destroy(struct vm *vm)
 {
 	struct huge_copier *c = &vm->copier;
 
-	if (vm->pagemap_fd >= 0)
-		close(vm->pagemap_fd);
-	vm->pagemap_fd = -1;
 	if (!c->running)
 		return;
 	pthread_mutex_lock(&c->lock);
@@ -97,40 +81,24 @@ void huge_destroy(struct vm *vm)
 	c->running = false;
 }
 
-/* Does one PMD map [addr, addr + 2 MiB)? Asks the kernel (PAGEMAP_SCAN);
- * false when it cannot say. */
-static bool pmd_mapped(struct vm *vm, uint8_t *addr)
-{
-	struct page_region region;
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.start = (uintptr_t)addr,
-		.end = (uintptr_t)addr + HUGE_BYTES,
-		.vec = (uintptr_t)&region,
-		.vec_len = 1,
-		.category_mask = PAGE_IS_HUGE,
-		.return_mask = PAGE_IS_HUGE,
-	};
-
-	return vm->pagemap_fd >= 0 && ioctl(vm->pagemap_fd, PAGEMAP_SCAN, &arg) == 1 &&
-	       region.start == arg.start && region.end == arg.end;
-}
-
 /* Asks the kernel for a 2 MiB page behind [gpa, gpa + 2 MiB), backed by
  * the pool block at pfn; true if it made one (EAGAIN is retried, as the
  * kernel asks). */
 static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 {
-	uint8_t *addr = guest_mem_hva(&vm->gm, (uint32_t)(gpa >> FRAME_SHIFT));
+	uint32_t gfn = (uint32_t)(gpa >> FRAME_SHIFT);
+	uint8_t *addr = guest_mem_hva(&vm->gm, gfn);
 
 	if (vm->pool.backing != POOL_MEMFD || vm->thp_denied)
 		return vm->pool.backing == POOL_HUGETLB;
-	/* A block from the huge reserve is a huge page already: a touch
-	 * maps it with one PMD (a fault takes no mmap lock), and the kernel
-	 * says so. MADV_COLLAPSE would first drain every CPU's LRU lists,
-	 * which takes milliseconds here when the machine is busy. */
-	*(volatile uint8_t *)addr;
-	if (pmd_mapped(vm, addr))
+	/* A block from the huge reserve is a huge page already: a fault
+	 * maps it with one PMD, and the kernel says so. MADV_COLLAPSE would
+	 * first drain every CPU's LRU lists, which takes milliseconds here
+	 * when the machine is busy. The fault is asked for, not taken: the
+	 * VMM never touches the guest's mappings itself, so a page that is
+	 * not there is an error here, never a SIGSEGV. */
+	madvise(addr, FRAME_SIZE, MADV_POPULATE_READ);
+	if (guest_mem_pmd_mapped(&vm->gm, gfn))
 		return true;
 	/* collapse needs pages to gather: allocate any holes of the block */
 	fallocate(vm->pool.fd, FALLOC_FL_KEEP_SIZE, (off_t)pfn << FRAME_SHIFT, (off_t)HUGE_BYTES);
@@ -179,8 +147,12 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	return err;
 }
 
+/* Gives back a block a request took and did not keep. It may hold a copy
+ * of guest data by now: punched first, as every free frame must read
+ * zeros for the next guest that gets it. */
 static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
 {
+	pool_punch(&vm->pool, pfn, n);
 	zone_lock(&vm->pool.zone);
 	for (uint32_t i = 0; i < n; i++)
 		buddy_free(&vm->pool.zone, pfn + i, 0);
@@ -189,16 +161,18 @@ static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
 
 /* Frees the frames chunk gave up, which its stale spare side still maps:
  * by the huge reserve's thread when it runs (the teardown and the punch
- * are the slow parts), else here. Zone lock held. */
-static void free_frames(struct vm *vm, uint32_t chunk, uint32_t *pfns, unsigned int n)
+ * are the slow parts), else here. */
+static void free_old_frames(struct vm *vm, uint32_t chunk, uint32_t *pfns, unsigned int n)
 {
 	if (huge_reserve_defer_free(&vm->reserve, pfns, n, guest_mem_spare_hva(&vm->gm, chunk),
 				    GUEST_CHUNK_BYTES))
 		return;
 	guest_mem_clear_spare(&vm->gm, chunk);
+	pool_punch_frames(&vm->pool, pfns, n);
+	zone_lock(&vm->pool.zone);
 	for (unsigned int i = 0; i < n; i++)
 		buddy_free(&vm->pool.zone, pfns[i], 0);
-	pool_punch_frames(&vm->pool, pfns, n);
+	zone_unlock(&vm->pool.zone);
 }
 
 /* Makes sure chunk's spare side can be mapped: waits for the reserve's
@@ -206,17 +180,10 @@ static void free_frames(struct vm *vm, uint32_t chunk, uint32_t *pfns, unsigned 
  * too many wait). Zone lock not held: the thread frees under it. */
 static void clean_spare(struct vm *vm, uint32_t chunk)
 {
-	bool wait;
-
-	zone_lock(&vm->pool.zone);
-	wait = vm->gm.stale[chunk] || vm->gm.nr_stale >= GUEST_STALE_MAX;
-	zone_unlock(&vm->pool.zone);
-	if (!wait)
+	if (!vm->gm.stale[chunk] && vm->gm.nr_stale < GUEST_STALE_MAX)
 		return;
 	huge_reserve_flush(&vm->reserve);
-	zone_lock(&vm->pool.zone);
 	guest_mem_spares_cleared(&vm->gm);
-	zone_unlock(&vm->pool.zone);
 }
 
 /* Copies the frames old[] (PFN_NONE: a hole) into block blk, in order.
@@ -295,94 +262,88 @@ static void copy_wait(struct vm *vm)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int map_block(struct vm *vm, uint64_t gpa, uint32_t pfn, uint32_t n)
+/* Moves chunk into block blk (taken, order 0, unowned), its frames
+ * claimed in old[]: maps the block on the spare side while the guest runs,
+ * then with the vCPUs held out copies the frames over and switches the
+ * chunk's memslot, and rebinds the guest frames before the guest runs
+ * again. On error nothing changed and the block is the caller's. */
+static int move_chunk(struct vm *vm, uint32_t chunk, uint32_t blk, uint32_t old[HUGE_FRAMES])
 {
-	return guest_mem_map_frames(&vm->gm, (uint32_t)(gpa >> FRAME_SHIFT), n, pfn);
+	unsigned int nr_old;
+	int err;
+
+	/* the spare side is in no memslot: mapped while the guest runs */
+	err = guest_mem_map_spare(&vm->gm, chunk, blk);
+	if (err)
+		return err;
+	vm_pause(vm);
+	copy_start(vm, old, blk);
+	err = guest_mem_switch_side(&vm->gm, chunk);
+	copy_wait(vm);
+	if (err) {
+		vm_resume(vm);
+		guest_mem_clear_spare(&vm->gm, chunk);
+		return err;
+	}
+	guest_mem_rebind_chunk(&vm->gm, chunk, blk, old, &nr_old);
+	vm_resume(vm);
+	free_old_frames(vm, chunk, old, nr_old);
+	return 0;
 }
 
 /* back-huge, one at a time (vm->huge_lock): the spare sides are its. */
 static int back_huge(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 {
-	struct zone *z = &vm->pool.zone;
+	struct guest_mem *gm = &vm->gm;
 	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), chunk = g0 / GUEST_CHUNK_FRAMES;
-	uint32_t blk = PFN_NONE, old[HUGE_FRAMES], nr_old = 0;
-	bool in_order = true;
-	int status = VMD_OK, err;
+	uint32_t blk, old[HUGE_FRAMES];
+	bool in_order;
+	int status, err;
 
-	zone_lock(z);
+	guest_mem_lock(gm);
 	/* the plug area's unplugged slots are not the guest's to back */
-	if (gpa >= vm->cfg.mem_bytes && !vm->plugged[(gpa - vm->cfg.mem_bytes) / HUGE_BYTES]) {
-		zone_unlock(z);
+	if (!guest_mem_usable(gm, g0, HUGE_FRAMES)) {
+		guest_mem_unlock(gm);
 		return VMD_E_RANGE;
 	}
-	for (uint32_t i = 0; i < HUGE_FRAMES; i++) {
-		uint32_t pfn = p2m_lookup(&vm->p2m, g0 + i);
-
-		if (pfn != PFN_NONE && (z->frames[pfn].flags & FRAME_PINNED))
-			status = VMD_E_PINNED;
-		if (pfn == PFN_NONE || (pfn & (HUGE_FRAMES - 1)) != i ||
-		    pfn != p2m_lookup(&vm->p2m, g0) + i)
-			in_order = false;
+	err = guest_mem_claim_chunk(gm, chunk, old, &in_order);
+	if (!err && in_order) {
+		/* one aligned block in order already: ask for the huge page */
+		*huge = collapse(vm, gpa, old[0]);
+		guest_mem_unlock(gm);
+		return VMD_OK;
 	}
-	/* marked while the lock is held, so compaction leaves it be */
-	if (!status && in_order) {
-		blk = p2m_lookup(&vm->p2m, g0);
-		for (uint32_t i = 0; i < HUGE_FRAMES; i++)
-			z->frames[blk + i].flags |= FRAME_HUGE;
-	}
-	zone_unlock(z);
+	if (!err)
+		guest_mem_unclaim_chunk(gm, chunk);
+	guest_mem_unlock(gm);
+	if (err)
+		return VMD_E_PINNED;
+	/* a block first, without the guest memory lock: it may compact */
+	clean_spare(vm, chunk);
+	status = get_block(vm, PAGEBLOCK_ORDER, &blk, stall_ns);
 	if (status)
 		return status;
-	if (!in_order) {
-		clean_spare(vm, chunk);
-		status = get_block(vm, PAGEBLOCK_ORDER, &blk, stall_ns);
-		if (status)
-			return status;
-		zone_lock(z);
-		/* the range may have changed while we compacted: check again */
-		for (uint32_t i = 0; i < HUGE_FRAMES && !status; i++) {
-			old[i] = p2m_lookup(&vm->p2m, g0 + i);
-			if (old[i] != PFN_NONE && (z->frames[old[i]].flags & FRAME_PINNED))
-				status = VMD_E_PINNED;
-		}
-		if (status) {
-			zone_unlock(z);
-			release_block(vm, blk, HUGE_FRAMES);
-			return status;
-		}
-		/* the spare side is in no memslot: mapped while the guest runs */
-		if (guest_mem_map_spare(&vm->gm, chunk, blk)) {
-			zone_unlock(z);
-			release_block(vm, blk, HUGE_FRAMES);
-			return VMD_E_NOMEM;
-		}
-		vm_pause(vm);
-		copy_start(vm, old, blk);
-		err = guest_mem_switch_side(&vm->gm, chunk);
-		copy_wait(vm);
-		if (err) {
-			vm_resume(vm);
-			guest_mem_clear_spare(&vm->gm, chunk);
-			zone_unlock(z);
-			release_block(vm, blk, HUGE_FRAMES);
-			return VMD_E_NOMEM;
-		}
-		vm_resume(vm);
-		for (uint32_t i = 0; i < HUGE_FRAMES; i++) {
-			uint32_t pfn;
-
-			if (p2m_unmap(&vm->p2m, g0 + i, &pfn) == 0) {
-				z->frames[pfn].flags &= ~FRAME_HUGE;
-				old[nr_old++] = pfn;
-			}
-			p2m_map(&vm->p2m, g0 + i, blk + i);
-			z->frames[blk + i].flags |= FRAME_HUGE;
-		}
-		free_frames(vm, chunk, old, nr_old);
-		vm->gm.mappings_stale = true;
-		zone_unlock(z);
+	guest_mem_lock(gm);
+	/* the range may have changed meanwhile: claimed again, as it is now */
+	err = guest_mem_claim_chunk(gm, chunk, old, &in_order);
+	if (err || in_order) {
+		/* pinned now; or whole after all (populates that happened to
+		 * fill it in order): then its own frames stay */
+		if (in_order)
+			*huge = collapse(vm, gpa, old[0]);
+		guest_mem_unlock(gm);
+		release_block(vm, blk, HUGE_FRAMES);
+		return err ? VMD_E_PINNED : VMD_OK;
+	}
+	err = move_chunk(vm, chunk, blk, old);
+	if (err) {
+		guest_mem_unclaim_chunk(gm, chunk);
+		guest_mem_unlock(gm);
+		release_block(vm, blk, HUGE_FRAMES);
+		return VMD_E_NOMEM;
 	}
 	*huge = collapse(vm, gpa, blk);
+	guest_mem_unlock(gm);
 	return VMD_OK;
 }
 
@@ -405,11 +366,40 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 	return status;
 }
 
+/* plug-huge, one at a time (vm->huge_lock): a slot stays outside guest
+ * memory until its block is mapped. */
+static int plug_huge(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge,
+		     uint64_t *stall_ns)
+{
+	struct guest_mem *gm = &vm->gm;
+	uint32_t chunks = 1U << (order - PAGEBLOCK_ORDER), n = 1U << order, chunk, blk;
+	int status;
+
+	guest_mem_lock(gm);
+	chunk = guest_mem_find_plug_slot(gm, chunks);
+	guest_mem_unlock(gm);
+	if (chunk == UINT32_MAX)
+		return VMD_E_NOMEM;
+	status = get_block(vm, order, &blk, stall_ns);
+	if (status)
+		return status;
+	guest_mem_lock(gm);
+	if (guest_mem_plug(gm, chunk, chunks, blk)) {
+		guest_mem_unlock(gm);
+		release_block(vm, blk, n);
+		return VMD_E_NOMEM;
+	}
+	*gpa = (uint64_t)chunk * GUEST_CHUNK_BYTES;
+	*huge = 1;
+	for (uint32_t c = 0; c < chunks; c++)
+		if (!collapse(vm, *gpa + c * HUGE_BYTES, blk + c * HUGE_FRAMES))
+			*huge = 0;
+	guest_mem_unlock(gm);
+	return VMD_OK;
+}
+
 int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, uint64_t *stall_ns)
 {
-	struct zone *z = &vm->pool.zone;
-	uint64_t slots = vm->cfg.plug_bytes / HUGE_BYTES, need, start = UINT64_MAX;
-	uint32_t blk, n = 1U << order;
 	int status;
 
 	*gpa = *huge = *stall_ns = 0;
@@ -417,49 +407,8 @@ int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, 
 		return VMD_E_INVAL;
 	if (vm->pool.backing == POOL_HUGETLB && order != PAGEBLOCK_ORDER)
 		return VMD_E_INVAL;
-	need = 1ULL << (order - PAGEBLOCK_ORDER);
-	/* the plug area's 2 MiB slots: first fit, aligned to the block */
-	zone_lock(z);
-	for (uint64_t s = 0; s + need <= slots && start == UINT64_MAX; s += need) {
-		bool free_run = true;
-
-		for (uint64_t k = 0; k < need; k++)
-			free_run &= !vm->plugged[s + k];
-		if (free_run)
-			start = s;
-	}
-	if (start != UINT64_MAX)
-		memset(vm->plugged + start, 1, need);
-	zone_unlock(z);
-	if (start == UINT64_MAX)
-		return VMD_E_NOMEM;
-	status = get_block(vm, order, &blk, stall_ns);
-	if (status) {
-		zone_lock(z);
-		memset(vm->plugged + start, 0, need);
-		zone_unlock(z);
-		return status;
-	}
-	*gpa = vm->cfg.mem_bytes + start * HUGE_BYTES;
-	zone_lock(z);
-	for (uint32_t i = 0; i < n; i++) {
-		p2m_map(&vm->p2m, (uint32_t)(*gpa >> FRAME_SHIFT) + i, blk + i);
-		z->frames[blk + i].flags |= FRAME_HUGE;
-	}
-	if (map_block(vm, *gpa, blk, n)) {
-		for (uint32_t i = 0; i < n; i++)
-			p2m_unmap(&vm->p2m, (uint32_t)(*gpa >> FRAME_SHIFT) + i, NULL);
-		guest_mem_remap(&vm->gm, (uint32_t)(*gpa >> FRAME_SHIFT), n);
-		memset(vm->plugged + start, 0, need);
-		zone_unlock(z);
-		release_block(vm, blk, n);
-		return VMD_E_NOMEM;
-	}
-	vm->gm.mappings_stale = true;
-	zone_unlock(z);
-	*huge = 1;
-	for (uint64_t off = 0; off < (uint64_t)n << FRAME_SHIFT; off += HUGE_BYTES)
-		if (!collapse(vm, *gpa + off, blk + (uint32_t)(off >> FRAME_SHIFT)))
-			*huge = 0;
-	return VMD_OK;
+	pthread_mutex_lock(&vm->huge_lock);
+	status = plug_huge(vm, order, gpa, huge, stall_ns);
+	pthread_mutex_unlock(&vm->huge_lock);
+	return status;
 }

@@ -146,7 +146,6 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 	}
 	vm_resume(vm);
 	punch_sources(vm, batch, nr, scratch);
-	vm->gm.mappings_stale = true;
 	free(scratch);
 	free(bounce);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "guest/include/vmdefrag_abi.h"
+#include "vmm/guest_log.h"
 #include "vmm/vm.h"
 
 struct request_ctx {
@@ -90,128 +91,67 @@ static uint64_t mem_align(struct vm *vm, uint32_t op)
 	return VMD_PAGE_SIZE;
 }
 
-/* Checks one range against the frames' state; the zone lock is held. */
-static int check_state(struct vm *vm, uint32_t op, const struct frames *r)
-{
-	struct zone *z = &vm->pool.zone;
-
-	for (uint32_t g = r->gfn; g < r->gfn + r->n; g++) {
-		uint32_t pfn = p2m_lookup(&vm->p2m, g);
-
-		switch (op) {
-		case VMD_OP_DISCARD:
-			if (pfn != PFN_NONE && (z->frames[pfn].flags & FRAME_PINNED))
-				return VMD_E_PINNED;
-			break;
-		case VMD_OP_PIN:
-			if (pfn == PFN_NONE)
-				return VMD_E_NOT_POPULATED;
-			if (z->frames[pfn].use.pins == UINT32_MAX)
-				return VMD_E_INVAL;
-			break;
-		case VMD_OP_UNPIN:
-			if (pfn == PFN_NONE)
-				return VMD_E_NOT_POPULATED;
-			if (!(z->frames[pfn].flags & FRAME_PINNED))
-				return VMD_E_NOT_PINNED;
-			break;
-		}
-	}
-	return VMD_OK;
-}
-
 /* How long a populate short of memory waits for compaction to give its
  * isolated free frames back before it fails. */
 #define POPULATE_WAIT_MS	10000
 
-static int apply(struct vm *vm, uint32_t op, const struct frames *r)
+static int mem_status(int err)
 {
-	struct zone *z = &vm->pool.zone;
-
-	switch (op) {
-	case VMD_OP_POPULATE:
-		if (guest_mem_populate(&vm->gm, r->gfn, r->n) == 0)
-			return VMD_OK;
-		/* free frames the count promised may sit in pageblocks a
-		 * min-move run has isolated: wait for it (the populate undid
-		 * itself), then once more */
-		if (!z->compacting)
-			return VMD_E_NOMEM;
-		zone_unlock(z);
-		compaction_wait_idle(z, POPULATE_WAIT_MS);
-		zone_lock(z);
-		return guest_mem_populate(&vm->gm, r->gfn, r->n) ? VMD_E_NOMEM : VMD_OK;
-	case VMD_OP_DISCARD:
-		return guest_mem_discard(&vm->gm, r->gfn, r->n) ? VMD_E_NOMEM : VMD_OK;
-	case VMD_OP_PIN:
-		for (uint32_t g = r->gfn; g < r->gfn + r->n; g++)
-			buddy_pin(z, p2m_lookup(&vm->p2m, g));
-		return VMD_OK;
-	case VMD_OP_UNPIN:
-		for (uint32_t g = r->gfn; g < r->gfn + r->n; g++)
-			buddy_unpin(z, p2m_lookup(&vm->p2m, g));
-		return VMD_OK;
+	switch (err) {
+	case 0: return VMD_OK;
+	case -ERANGE: return VMD_E_RANGE;
+	case -EINVAL: return VMD_E_INVAL;	/* overlapping ranges */
+	case -EOVERFLOW: return VMD_E_INVAL;	/* pinned 2^32 - 1 times */
+	case -ENOENT: return VMD_E_NOT_POPULATED;
+	case -EBUSY: return VMD_E_PINNED;
+	case -EPERM: return VMD_E_NOT_PINNED;
+	default: return VMD_E_NOMEM;
 	}
-	return VMD_E_UNKNOWN;
 }
 
-/* Frames a populate of the ranges would allocate (overlaps counted twice). */
-static uint64_t populate_need(struct vm *vm, const struct frames *fr, uint64_t count)
+static enum guest_mem_op mem_op(uint32_t op)
 {
-	uint64_t need = 0;
-
-	for (uint64_t i = 0; i < count; i++)
-		for (uint32_t g = fr[i].gfn; g < fr[i].gfn + fr[i].n; g++)
-			need += p2m_lookup(&vm->p2m, g) == PFN_NONE;
-	return need;
+	return op == VMD_OP_POPULATE ? GUEST_POPULATE : op == VMD_OP_DISCARD ? GUEST_DISCARD :
+	       op == VMD_OP_PIN ? GUEST_PIN : GUEST_UNPIN;
 }
 
-/* Checks every range (arguments, then state under the lock), then applies
- * them all. *bad gets the index of the range at fault. */
+/* Checks every range's arguments, then hands them to guest memory, which
+ * checks their state and does them all or none. *bad gets the index of
+ * the range at fault. */
 static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges, uint64_t count,
 		      uint64_t *bad)
 {
-	struct frames *fr = calloc(count, sizeof(*fr));
-	int status = VMD_OK;
+	struct guest_range *gr = calloc(count, sizeof(*gr));
+	struct frames f = { 0, 0 };
+	size_t at = 0;
+	int status = VMD_OK, err;
 
-	if (!fr)
+	if (!gr)
 		return VMD_E_NOMEM;
 	for (uint64_t i = 0; i < count && !status; i++) {
-		status = check_range(vm, ranges[i].addr, ranges[i].bytes, mem_align(vm, op), &fr[i]);
+		status = check_range(vm, ranges[i].addr, ranges[i].bytes, mem_align(vm, op), &f);
+		gr[i] = (struct guest_range){ f.gfn, f.n };
 		*bad = i;
 	}
-	if (status)
-		goto out;
-	for (bool retried = false;;) {
-		zone_lock(&vm->pool.zone);
-		for (uint64_t i = 0; i < count && !status; i++) {
-			status = check_state(vm, op, &fr[i]);
-			*bad = i;
-		}
-		if (status || op != VMD_OP_POPULATE ||
-		    populate_need(vm, fr, count) <= vm->pool.zone.free_frames)
+	for (bool retried = false; !status;) {
+		guest_mem_lock(&vm->gm);
+		err = guest_mem_apply(&vm->gm, mem_op(op), gr, count, &at);
+		guest_mem_unlock(&vm->gm);
+		*bad = at;
+		status = mem_status(err);
+		if (status != VMD_E_NOMEM || op != VMD_OP_POPULATE || retried)
 			break;
-		if (retried) {
-			status = VMD_E_NOMEM;
-			break;
-		}
 		/* memory is short: the huge reserve gives back what it holds,
 		 * and a compaction in progress its isolated free frames (as
 		 * the kernel's allocator waits out compaction and reclaim);
 		 * then everything is checked again */
-		zone_unlock(&vm->pool.zone);
 		huge_reserve_flush(&vm->reserve);
 		huge_reserve_drain(&vm->reserve);
 		compaction_wait_idle(&vm->pool.zone, POPULATE_WAIT_MS);
 		retried = true;
+		status = VMD_OK;
 	}
-	for (uint64_t i = 0; i < count && !status; i++) {
-		status = apply(vm, op, &fr[i]);
-		*bad = i;
-	}
-	zone_unlock(&vm->pool.zone);
-out:
-	free(fr);
+	free(gr);
 	return status;
 }
 
@@ -290,8 +230,8 @@ static int do_assert(struct request_ctx *c)
 		strcpy(expr, "?");
 	if (read_string(c->vm, c->req.arg[1], file, sizeof(file)))
 		strcpy(file, "?");
-	fprintf(stderr, "vmdefrag: guest assertion failed on vCPU %u: %s:%lu: %s\n", c->vcpu->id,
-		file, (unsigned long)c->req.arg[2], expr);
+	guest_log("guest assertion failed on vCPU %u: %s:%lu: %s", c->vcpu->id, file,
+		  (unsigned long)c->req.arg[2], expr);
 	vm_stop(c->vm, VMD_EXIT_ASSERT);
 	return VMD_OK;
 }
@@ -390,8 +330,8 @@ void pvmem_handle(struct vcpu *vcpu, uint64_t gpa)
 	int status;
 
 	if (gpa & 7 || read_guest(c.vm, gpa, &c.req, sizeof(c.req))) {
-		fprintf(stderr, "vmdefrag: vCPU %u: request block at 0x%lx is not in guest memory "
-			"or not 8-byte aligned; ignored\n", vcpu->id, (unsigned long)gpa);
+		guest_log("vCPU %u: request block at 0x%lx is not in guest memory or not 8-byte "
+			  "aligned; ignored", vcpu->id, (unsigned long)gpa);
 		return;
 	}
 	switch (c.req.op) {

@@ -81,7 +81,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->guest_bytes = cfg->mem_bytes + cfg->plug_bytes;
-	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->pagemap_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->huge_lock, NULL);
 	pthread_cond_init(&vm->paused_cond, NULL);
@@ -105,7 +105,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->compactor.batch = cfg->batch ? cfg->batch : COMPACT_CLUSTER_MAX;
 	kcompactd_init(&vm->kcompactd, &vm->compactor);
 	kcompactd_set_proactiveness(&vm->kcompactd, cfg->proactiveness);
-	err = guest_mem_init(&vm->gm, &vm->pool, &vm->p2m, vm->guest_bytes, err_text, sizeof(err_text));
+	err = guest_mem_init(&vm->gm, &vm->pool, &vm->p2m, cfg->mem_bytes, vm->guest_bytes, err_text,
+			     sizeof(err_text));
 	if (err) {
 		fprintf(stderr, "vmdefrag: %s\n", err_text);
 		return err;
@@ -166,8 +167,6 @@ void vm_destroy(struct vm *vm)
 		pool_destroy(&vm->pool);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
-	free(vm->plugged);
-	vm->plugged = NULL;
 	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
 }
 

@@ -1,8 +1,8 @@
 /* The VM: KVM handles, guest memory over the frame pool, vCPUs, and how a
  * run ends. One struct vm per process (kvmtool's struct kvm).
  *
- * Locking: pool.zone.lock protects the pool, the p2m and the memslot's
- * mappings (guest_mem); vm->lock protects the run state below it. */
+ * Locking, outermost first: huge_lock (huge.c), the guest memory lock
+ * and the zone lock (guest_mem.h), vm->lock (the run state below it). */
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
@@ -71,10 +71,9 @@ struct vm {
 	struct huge_reserve reserve;	/* ready huge blocks, deferred frees */
 	uint64_t guest_bytes;		/* RAM and the plug area: the memslot */
 	uint64_t image_end;		/* first free address after the image */
-	uint8_t *plugged;		/* per 2 MiB slot of the plug area: handed out */
-	pthread_mutex_t huge_lock;	/* one back-huge at a time: spare sides */
+	pthread_mutex_t huge_lock;	/* one back-huge or plug-huge at a time:
+					 * the spare sides are theirs */
 	struct huge_copier copier;
-	int pagemap_fd;			/* /proc/self/pagemap: is a range PMD-mapped? */
 	bool thp_denied;		/* shmem THP is "deny": stay on 4 KiB pages */
 	uint64_t entry;
 	uint32_t tsc_khz;
@@ -102,6 +101,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy(struct vm *vm);
 /* Ends the run with code (the first code wins) and kicks every vCPU. */
 void vm_stop(struct vm *vm, int code);
+
+/* vm_check.c: checks the VMM's invariants on the live VM, waiting for any
+ * request, move or compaction run in progress to end: the allocator's
+ * lists and counts, the p2m both ways, every used frame a guest frame's or
+ * the huge reserve's, huge blocks whole and in order, what the guest sees
+ * (its mappings) as the p2m says, the count of mappings. 0 and "ok" in
+ * msg, or a negative errno and the first thing found wrong. */
+int vm_check(struct vm *vm, char *msg, size_t len);
 
 /* Holds every vCPU outside KVM_RUN until vm_resume(): on return no guest
  * instruction runs, so guest memory can be copied and remapped safely. A

@@ -1,0 +1,388 @@
+/* The range requests on guest memory - populate, discard, pin, unpin -
+ * checked whole, then done whole, a step at a time: the zone lock is
+ * given up whenever a step has held it for GUEST_MEM_HOLD_NS, while the
+ * guest memory lock keeps every other request out (see guest_mem.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/guest_mem.h"
+
+/* Every frame of the ranges, in order; pos numbers them across ranges,
+ * for the masks that say which frames a step takes. */
+#define for_each_frame(ranges, nr, i, g, pos)						\
+	for (size_t i = 0, pos = 0; i < (nr); i++)					\
+		for (uint32_t g = (ranges)[i].gfn; g < (ranges)[i].gfn + (ranges)[i].n; g++, pos++)
+
+/* Has this hold lasted long enough to give the lock up? The clock is
+ * read every 64 frames. */
+static bool step_due(const struct zone *z, unsigned int *ticks)
+{
+	return !(++*ticks & 63) && zone_clock_ns() - z->lock_since_ns >= GUEST_MEM_HOLD_NS;
+}
+
+static bool chosen(const uint8_t *mask, size_t pos)
+{
+	return !mask || (mask[pos / 8] >> (pos % 8)) & 1;
+}
+
+static void bug(const char *what, uint32_t frame, int err)
+{
+	/* the checks before made this impossible: the state is not what the
+	 * locks promise, and going on could hand the guest's memory out */
+	fprintf(stderr, "vmdefrag: BUG: %s %u failed after its check: %s\n", what, frame,
+		strerror(-err));
+	abort();
+}
+
+/* ---- checks ---- */
+
+struct sorted_range {
+	uint32_t gfn, n;
+	size_t index;
+};
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct sorted_range *x = a, *y = b;
+
+	return x->gfn < y->gfn ? -1 : x->gfn > y->gfn;
+}
+
+/* Ranges must not overlap: a frame named twice would pass each check once
+ * and then be done twice. *bad: the later of the first pair found. */
+static int check_overlap(const struct guest_range *ranges, size_t nr, size_t *bad)
+{
+	struct sorted_range *s;
+	int err = 0;
+
+	if (nr < 2)
+		return 0;
+	s = malloc(nr * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		s[i] = (struct sorted_range){ ranges[i].gfn, ranges[i].n, i };
+	qsort(s, nr, sizeof(*s), cmp_start);
+	for (size_t k = 1; k < nr && !err; k++) {
+		if (s[k].gfn < s[k - 1].gfn + s[k - 1].n) {
+			*bad = s[k].index > s[k - 1].index ? s[k].index : s[k - 1].index;
+			err = -EINVAL;
+		}
+	}
+	free(s);
+	return err;
+}
+
+/* Each frame in a state the op accepts; *need: frames a populate adds. */
+static int check_state(struct guest_mem *gm, enum guest_mem_op op, const struct guest_range *ranges,
+		       size_t nr, size_t *bad, uint64_t *need)
+{
+	struct zone *z = &gm->pool->zone;
+	unsigned int ticks = 0;
+	int err = 0;
+
+	*need = 0;
+	zone_lock(z);
+	for_each_frame(ranges, nr, i, g, pos) {
+		uint32_t pfn = p2m_lookup(gm->p2m, g);
+		const struct frame *f = pfn == PFN_NONE ? NULL : &z->frames[pfn];
+
+		(void)pos;
+		if (op == GUEST_POPULATE)
+			*need += !f;
+		else if (op == GUEST_DISCARD && f && (f->flags & FRAME_PINNED))
+			err = -EBUSY;
+		else if ((op == GUEST_PIN || op == GUEST_UNPIN) && !f)
+			err = -ENOENT;
+		else if (op == GUEST_PIN && f->use.pins == UINT32_MAX)
+			err = -EOVERFLOW;
+		else if (op == GUEST_UNPIN && !(f->flags & FRAME_PINNED))
+			err = -EPERM;
+		if (err) {
+			*bad = i;
+			goto out;
+		}
+		if (step_due(z, &ticks))
+			zone_lock_break(z);
+	}
+out:
+	zone_unlock(z);
+	return err;
+}
+
+/* ---- discard ---- */
+
+/* A run of consecutive guest frames to map in one go: to pool frames from
+ * pfn on, or as a hole when pfn is PFN_NONE. */
+struct run {
+	uint32_t gfn, pfn, n;
+};
+
+static int map_run(struct guest_mem *gm, struct run *r)
+{
+	int err = r->n ? guest_mem_map_frames(gm, r->gfn, r->n, r->pfn) : 0;
+
+	r->n = 0;
+	return err;
+}
+
+/* Adds gfn (backed by pfn, or a hole) to the run, or maps the run and
+ * starts another. Runs stay within a chunk: one mmap replaces at most a
+ * chunk's mappings, whatever the range. */
+static int extend_run(struct guest_mem *gm, struct run *r, uint32_t gfn, uint32_t pfn)
+{
+	int err;
+
+	if (r->n && gfn == r->gfn + r->n && gfn % GUEST_CHUNK_FRAMES &&
+	    (pfn == PFN_NONE ? r->pfn == PFN_NONE : r->pfn != PFN_NONE && pfn == r->pfn + r->n)) {
+		r->n++;
+		return 0;
+	}
+	err = map_run(gm, r);
+	*r = (struct run){ gfn, pfn, 1 };
+	return err;
+}
+
+/* Punches the frames with the zone lock given up (nobody owns them, and
+ * nobody can have them until they are free), then frees them. */
+static void release(struct guest_mem *gm, uint32_t *pfns, unsigned int n)
+{
+	struct zone *z = &gm->pool->zone;
+
+	if (!n)
+		return;
+	zone_unlock(z);
+	pool_punch_frames(gm->pool, pfns, n);
+	zone_lock(z);
+	for (unsigned int i = 0; i < n; i++)
+		if (buddy_free(z, pfns[i], 0))
+			bug("free of pool frame", pfns[i], -EINVAL);
+}
+
+/* Forgets the chosen populated frames (the guest sees holes there
+ * already) and gives them back to the host. Zone lock held. */
+static void free_chosen(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
+			const uint8_t *mask)
+{
+	struct zone *z = &gm->pool->zone;
+	uint32_t pfns[GUEST_CHUNK_FRAMES];
+	unsigned int n = 0, ticks = 0;
+
+	for_each_frame(ranges, nr, i, g, pos) {
+		uint32_t pfn;
+
+		(void)i;
+		if (chosen(mask, pos) && p2m_unmap(gm->p2m, g, &pfn) == 0) {
+			frame_clear_flag(z, pfn, FRAME_MOVING);
+			/* a hole in a huge block: the host splits its huge page */
+			if (z->frames[pfn].flags & FRAME_HUGE)
+				for (uint32_t p = pfn & ~(GUEST_CHUNK_FRAMES - 1);
+				     p < (pfn | (GUEST_CHUNK_FRAMES - 1)) + 1; p++)
+					frame_clear_flag(z, p, FRAME_HUGE);
+			pfns[n++] = pfn;
+		}
+		if (n == GUEST_CHUNK_FRAMES) {
+			release(gm, pfns, n);
+			n = 0;
+		} else if (step_due(z, &ticks)) {
+			zone_lock_break(z);
+		}
+	}
+	release(gm, pfns, n);
+}
+
+/* Puts back what the first half of a discard did, when an unmap failed. */
+static void undo_unmap(struct guest_mem *gm, const struct guest_range *ranges, size_t nr)
+{
+	struct zone *z = &gm->pool->zone;
+
+	for (size_t i = 0; i < nr; i++) {
+		for (uint32_t g = ranges[i].gfn; g < ranges[i].gfn + ranges[i].n; g++) {
+			uint32_t pfn = p2m_lookup(gm->p2m, g);
+
+			if (pfn != PFN_NONE)
+				frame_clear_flag(z, pfn, FRAME_MOVING);
+		}
+		if (guest_mem_remap(gm, ranges[i].gfn, ranges[i].n)) {
+			fprintf(stderr, "vmdefrag: cannot restore guest mappings: %s\n", strerror(errno));
+			abort();
+		}
+	}
+}
+
+/* Discards the populated frames of the ranges (those the mask chooses). */
+static int discard(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
+		   const uint8_t *mask, size_t *bad)
+{
+	struct zone *z = &gm->pool->zone;
+	struct run hole = { 0, PFN_NONE, 0 };
+	unsigned int ticks = 0;
+	int err = 0;
+
+	zone_lock(z);
+	/* first the guest stops seeing them: a punched frame still mapped
+	 * would come back as zeros at its next touch. Marked meanwhile, so
+	 * compaction does not map them again. */
+	for_each_frame(ranges, nr, i, g, pos) {
+		uint32_t pfn = p2m_lookup(gm->p2m, g);
+
+		if (pfn == PFN_NONE || !chosen(mask, pos)) {
+			err = map_run(gm, &hole);
+		} else {
+			frame_set_flag(z, pfn, FRAME_MOVING);
+			err = extend_run(gm, &hole, g, PFN_NONE);
+		}
+		if (!err && step_due(z, &ticks)) {
+			err = map_run(gm, &hole);
+			zone_lock_break(z);
+		}
+		if (err) {
+			*bad = i;
+			break;
+		}
+	}
+	if (!err)
+		err = map_run(gm, &hole);
+	if (err)
+		undo_unmap(gm, ranges, nr);
+	else
+		free_chosen(gm, ranges, nr, mask);
+	zone_unlock(z);
+	return err;
+}
+
+/* ---- populate ---- */
+
+/* Backs every hole of the ranges with a new frame, marking in fresh[]
+ * those it backed; on an error the caller takes them back. */
+static int populate(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
+		    uint8_t *fresh, size_t *bad)
+{
+	struct zone *z = &gm->pool->zone;
+	struct run run = { 0, PFN_NONE, 0 };
+	unsigned int ticks = 0;
+	int err = 0;
+
+	zone_lock(z);
+	for_each_frame(ranges, nr, i, g, pos) {
+		uint32_t pfn = p2m_lookup(gm->p2m, g);
+
+		if (pfn != PFN_NONE) {
+			err = map_run(gm, &run);
+		} else {
+			err = buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfn);
+			if (!err) {
+				err = p2m_map(gm->p2m, g, pfn);
+				if (err)
+					bug("map of guest frame", g, err);
+				fresh[pos / 8] |= (uint8_t)(1U << (pos % 8));
+				err = extend_run(gm, &run, g, pfn);
+			}
+		}
+		/* mapped before the lock goes: a frame moved meanwhile would be
+		 * mapped from where it was */
+		if (!err && step_due(z, &ticks)) {
+			err = map_run(gm, &run);
+			zone_lock_break(z);
+		}
+		if (err) {
+			*bad = i;
+			break;
+		}
+	}
+	if (!err)
+		err = map_run(gm, &run);
+	zone_unlock(z);
+	return err;
+}
+
+static int populate_all_or_nothing(struct guest_mem *gm, const struct guest_range *ranges,
+				   size_t nr, uint64_t need, size_t *bad)
+{
+	struct zone *z = &gm->pool->zone;
+	uint64_t total = 0;
+	uint8_t *fresh;
+	bool short_of_frames;
+	int err;
+
+	zone_lock(z);
+	short_of_frames = need > z->free_frames;
+	zone_unlock(z);
+	if (short_of_frames) {
+		*bad = nr - 1;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++)
+		total += ranges[i].n;
+	fresh = calloc(total / 8 + 1, 1);
+	if (!fresh)
+		return -ENOMEM;
+	err = populate(gm, ranges, nr, fresh, bad);
+	if (err) {
+		size_t ignored;
+
+		/* others took the frames the count promised, or a mapping
+		 * failed: give back what this populate added */
+		if (discard(gm, ranges, nr, fresh, &ignored))
+			bug("undo of a populate from guest frame", ranges[0].gfn, -ENOMEM);
+		err = -ENOMEM;
+	}
+	free(fresh);
+	return err;
+}
+
+/* ---- pin ---- */
+
+static void pin(struct guest_mem *gm, enum guest_mem_op op, const struct guest_range *ranges,
+		size_t nr)
+{
+	struct zone *z = &gm->pool->zone;
+	unsigned int ticks = 0;
+
+	zone_lock(z);
+	for_each_frame(ranges, nr, i, g, pos) {
+		uint32_t pfn = p2m_lookup(gm->p2m, g);
+		int err = op == GUEST_PIN ? buddy_pin(z, pfn) : buddy_unpin(z, pfn);
+
+		(void)i;
+		(void)pos;
+		if (err)
+			bug(op == GUEST_PIN ? "pin of guest frame" : "unpin of guest frame", g, err);
+		if (step_due(z, &ticks))
+			zone_lock_break(z);
+	}
+	zone_unlock(z);
+}
+
+int guest_mem_apply(struct guest_mem *gm, enum guest_mem_op op, const struct guest_range *ranges,
+		    size_t nr, size_t *bad)
+{
+	uint64_t need;
+	int err;
+
+	*bad = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (!guest_mem_usable(gm, ranges[i].gfn, ranges[i].n)) {
+			*bad = i;
+			return -ERANGE;
+		}
+	}
+	err = check_overlap(ranges, nr, bad);
+	if (!err)
+		err = check_state(gm, op, ranges, nr, bad, &need);
+	if (err)
+		return err;
+	switch (op) {
+	case GUEST_POPULATE:
+		return populate_all_or_nothing(gm, ranges, nr, need, bad);
+	case GUEST_DISCARD:
+		return discard(gm, ranges, nr, NULL, bad);
+	case GUEST_PIN:
+	case GUEST_UNPIN:
+		pin(gm, op, ranges, nr);
+		return 0;
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,116 @@
+/* The VMM's invariants, checked on a live VM (see vm_check() in vm.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mm/compaction.h"
+#include "vmm/vm.h"
+
+/* How long a check waits for a compaction run to end: its isolated frames
+ * are nobody's until then. */
+#define CHECK_WAIT_MS	10000
+
+/* Huge frames come in aligned blocks of a chunk, each mapped in order at
+ * a chunk's start. */
+static int check_huge_blocks(const struct vm *vm, char *msg, size_t len)
+{
+	const struct zone *z = &vm->pool.zone;
+
+	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn += GUEST_CHUNK_FRAMES) {
+		uint32_t g0;
+
+		if (!(z->frames[pfn].flags & FRAME_HUGE))
+			continue;
+		g0 = p2m_owner(&vm->p2m, pfn);
+		if (g0 == PFN_NONE || g0 % GUEST_CHUNK_FRAMES) {
+			snprintf(msg, len, "huge block at frame %u is not mapped at a chunk's start", pfn);
+			return -EUCLEAN;
+		}
+		for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
+			if (!(z->frames[pfn + i].flags & FRAME_HUGE) ||
+			    p2m_lookup(&vm->p2m, g0 + i) != pfn + i) {
+				snprintf(msg, len, "huge block at frame %u: frame %u is not huge or not "
+					 "guest frame %u's", pfn, pfn + i, g0 + i);
+				return -EUCLEAN;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Every used frame is a guest frame's, or held by the huge reserve; no
+ * frame is left claimed by a move (FRAME_MOVING) outside a request. */
+static int check_ownership(const struct vm *vm, char *msg, size_t len)
+{
+	const struct zone *z = &vm->pool.zone;
+	uint64_t used = z->nr_frames - z->free_frames, owned = vm->p2m.nr_mapped, held;
+
+	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++) {
+		if (z->frames[pfn].state == FRAME_USED && (z->frames[pfn].flags & FRAME_MOVING)) {
+			snprintf(msg, len, "frame %u is still claimed by a move", pfn);
+			return -EUCLEAN;
+		}
+	}
+	pthread_mutex_lock((pthread_mutex_t *)&vm->reserve.lock);
+	held = vm->reserve.held;
+	pthread_mutex_unlock((pthread_mutex_t *)&vm->reserve.lock);
+	if (used != owned + held) {
+		snprintf(msg, len, "%lu frames used, but guest frames own %lu and the huge reserve "
+			 "holds %lu: %ld frames leaked", (unsigned long)used, (unsigned long)owned,
+			 (unsigned long)held, (long)(used - owned - held));
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+static int check_all(struct vm *vm, char *msg, size_t len)
+{
+	uint64_t counted;
+	int err;
+
+	err = buddy_check(&vm->pool.zone, msg, len);
+	if (!err)
+		err = p2m_check(&vm->p2m, msg, len);
+	if (!err)
+		err = check_ownership(vm, msg, len);
+	if (!err)
+		err = check_huge_blocks(vm, msg, len);
+	if (!err)
+		err = guest_mem_check_view(&vm->gm, msg, len);
+	if (!err && (counted = guest_mem_count_mappings(&vm->gm)) != guest_mem_mappings(&vm->gm)) {
+		snprintf(msg, len, "guest memory is %lu mappings, the count says %lu",
+			 (unsigned long)counted, (unsigned long)guest_mem_mappings(&vm->gm));
+		err = -EUCLEAN;
+	}
+	return err;
+}
+
+int vm_check(struct vm *vm, char *msg, size_t len)
+{
+	struct zone *z = &vm->pool.zone;
+	int err;
+
+	/* no move, request or compaction half done: each takes one of these */
+	pthread_mutex_lock(&vm->huge_lock);
+	guest_mem_lock(&vm->gm);
+	for (unsigned int waited = 0;; waited++) {
+		zone_lock(z);
+		if (!z->compacting)
+			break;
+		zone_unlock(z);
+		if (waited == 1) {
+			snprintf(msg, len, "a compaction ran for %u ms: not checked", CHECK_WAIT_MS);
+			err = -EBUSY;
+			goto out;
+		}
+		compaction_wait_idle(z, CHECK_WAIT_MS);
+	}
+	err = check_all(vm, msg, len);
+	zone_unlock(z);
+out:
+	guest_mem_unlock(&vm->gm);
+	pthread_mutex_unlock(&vm->huge_lock);
+	if (!err)
+		snprintf(msg, len, "ok");
+	return err;
+}
