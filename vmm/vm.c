@@ -72,7 +72,7 @@ static void zap_only_the_slot(struct vm *vm)
 		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 {
 	uint64_t frames = cfg->mem_bytes >> FRAME_SHIFT;
 	char err_text[512];
@@ -111,26 +111,35 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		fprintf(stderr, "vmdefrag: %s\n", err_text);
 		return err;
 	}
-	err = open_kvm(vm);
-	if (err)
-		return err;
 	err = guest_mem_populate_all(&vm->gm, (uint32_t)(cfg->mem_bytes >> FRAME_SHIFT));
 	if (err) {
 		fprintf(stderr, "vmdefrag: cannot map guest memory: %s\n", strerror(-err));
-		return err;
-	}
-	zap_only_the_slot(vm);
-	err = guest_mem_set_memslots(&vm->gm, vm->vm_fd, err_text, sizeof(err_text));
-	if (err) {
-		fprintf(stderr, "vmdefrag: %s\n", err_text);
 		return err;
 	}
 	err = huge_init(vm);
 	if (!err)
 		huge_reserve_init(&vm->reserve, &vm->pool,
 				  vm->pool.backing == POOL_MEMFD && !vm->thp_denied ? cfg->huge_reserve : 0);
-	if (!err)
-		err = x86_setup_memory(vm);
+	return err;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	char err_text[512];
+	int err = vm_create_memory(vm, cfg);
+
+	if (err)
+		return err;
+	err = open_kvm(vm);
+	if (err)
+		return err;
+	zap_only_the_slot(vm);
+	err = guest_mem_set_memslots(&vm->gm, vm->vm_fd, err_text, sizeof(err_text));
+	if (err) {
+		fprintf(stderr, "vmdefrag: %s\n", err_text);
+		return err;
+	}
+	err = x86_setup_memory(vm);
 	if (!err)
 		err = load_elf(vm, cfg->guest_path);
 	if (err)
@@ -182,7 +191,7 @@ void vm_stop(struct vm *vm, int code)
 			perror("vmdefrag: eventfd");
 	}
 	/* a vCPU started later kicks itself (vcpu_start) */
-	for (unsigned int i = 0; i < vm->cfg.nr_cpus; i++)
+	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_cpus; i++)
 		if (vm->vcpus[i].started)
 			vcpu_kick(&vm->vcpus[i]);
 	pthread_cond_broadcast(&vm->resume_cond);
@@ -193,7 +202,7 @@ void vm_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->pause_depth++;
-	for (unsigned int i = 0; i < vm->cfg.nr_cpus; i++)
+	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_cpus; i++)
 		if (vm->vcpus[i].started && vm->vcpus[i].in_guest)
 			vcpu_kick(&vm->vcpus[i]);
 	while (vm->in_guest)

@@ -98,6 +98,11 @@ uint64_t now_ns(void);
 
 /* vm.c */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* The part of vm_create() that needs no KVM: the pool, guest memory
+ * booted (populated in order), compaction and the huge machinery. The
+ * memslots are KVM's; without them, guest memory is what the VMM maps.
+ * For tests and fuzzing; vm_destroy() undoes either. */
+int vm_create_memory(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy(struct vm *vm);
 /* Ends the run with code (the first code wins) and kicks every vCPU. */
 void vm_stop(struct vm *vm, int code);
@@ -105,9 +110,10 @@ void vm_stop(struct vm *vm, int code);
 /* vm_check.c: checks the VMM's invariants on the live VM, waiting for any
  * request, move or compaction run in progress to end: the allocator's
  * lists and counts, the p2m both ways, every used frame a guest frame's or
- * the huge reserve's, huge blocks whole and in order, what the guest sees
- * (its mappings) as the p2m says, the count of mappings. 0 and "ok" in
- * msg, or a negative errno and the first thing found wrong. */
+ * the huge reserve's, free frames reading zeros, huge blocks whole and in
+ * order, what the guest sees (its mappings) as the p2m says, the count of
+ * mappings. 0 and "ok" in msg, or a negative errno and the first thing
+ * found wrong. */
 int vm_check(struct vm *vm, char *msg, size_t len);
 
 /* Holds every vCPU outside KVM_RUN until vm_resume(): on return no guest

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mm/compaction.h"
 #include "vmm/vm.h"
@@ -63,6 +64,39 @@ static int check_ownership(const struct vm *vm, char *msg, size_t len)
 	return 0;
 }
 
+/* Every free frame reads zeros: the next guest to get it must not see
+ * what the last one wrote. Holes of the pool file are zeros; only the
+ * frames with data behind them are read. */
+static int check_free_zero(const struct vm *vm, char *msg, size_t len)
+{
+	const struct zone *z = &vm->pool.zone;
+	uint64_t page[FRAME_SIZE / 8];
+	off_t data = 0, hole;
+
+	if (vm->pool.backing != POOL_MEMFD && vm->pool.backing != POOL_FILE)
+		return 0;
+	while ((data = lseek(vm->pool.fd, data, SEEK_DATA)) >= 0 && (uint64_t)data < vm->pool.size) {
+		hole = lseek(vm->pool.fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = (off_t)vm->pool.size;
+		for (uint32_t pfn = (uint32_t)(data >> FRAME_SHIFT); (off_t)pfn << FRAME_SHIFT < hole; pfn++) {
+			if (z->frames[pfn].state != FRAME_FREE)
+				continue;
+			if (pread(vm->pool.fd, page, FRAME_SIZE, (off_t)pfn << FRAME_SHIFT) != FRAME_SIZE)
+				continue;
+			for (unsigned int i = 0; i < FRAME_SIZE / 8; i++) {
+				if (page[i]) {
+					snprintf(msg, len, "free frame %u holds data (word %u: 0x%lx)", pfn, i,
+						 (unsigned long)page[i]);
+					return -EUCLEAN;
+				}
+			}
+		}
+		data = hole;
+	}
+	return 0;
+}
+
 static int check_all(struct vm *vm, char *msg, size_t len)
 {
 	uint64_t counted;
@@ -75,6 +109,8 @@ static int check_all(struct vm *vm, char *msg, size_t len)
 		err = check_ownership(vm, msg, len);
 	if (!err)
 		err = check_huge_blocks(vm, msg, len);
+	if (!err)
+		err = check_free_zero(vm, msg, len);
 	if (!err)
 		err = guest_mem_check_view(&vm->gm, msg, len);
 	if (!err && (counted = guest_mem_count_mappings(&vm->gm)) != guest_mem_mappings(&vm->gm)) {
