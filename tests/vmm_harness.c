@@ -134,14 +134,24 @@ void vmm_result_free(struct vmm_result *r)
 	free(r->err);
 }
 
-long long stat_value(const char *out, const char *key)
+static long long value_after(const char *out, const char *prefix, const char *key)
 {
 	char pat[128];
 	const char *p;
 
-	snprintf(pat, sizeof(pat), "stats: %s ", key);
+	snprintf(pat, sizeof(pat), "%s: %s ", prefix, key);
 	p = strstr(out, pat);
 	return p ? atoll(p + strlen(pat)) : -1;
+}
+
+long long stat_value(const char *out, const char *key)
+{
+	return value_after(out, "stats", key);
+}
+
+long long report_value(const char *out, const char *key)
+{
+	return value_after(out, "report", key);
 }
 
 pid_t spawn_vmm(const char *out_path, ...)

@@ -26,6 +26,8 @@ void vmm_result_free(struct vmm_result *r);
 
 /* The number after "stats: KEY " in the output, or -1. */
 long long stat_value(const char *out, const char *key);
+/* The number after "report: KEY " (a guest's VMD_OP_REPORT), or -1. */
+long long report_value(const char *out, const char *key);
 
 #endif
 

@@ -627,7 +627,9 @@ int guest_mem_check_view(const struct guest_mem *gm, char *msg, size_t len)
 		start = start < lo ? lo : start;
 		end = end > hi ? hi : end;
 		if (start != covered) {
-			snprintf(msg, len, "guest memory at 0x%lx is not mapped at all", (unsigned long)covered);
+			snprintf(msg, len, "guest memory at 0x%lx (side %d, guest frame %lu) is not mapped at all",
+				 (unsigned long)covered, covered >= (uintptr_t)gm->side_base[1],
+				 (unsigned long)(((covered - lo) % gm->size) >> FRAME_SHIFT));
 			err = -EUCLEAN;
 		}
 		for (uintptr_t a = start; !err && a < end; a += FRAME_SIZE)
@@ -636,7 +638,7 @@ int guest_mem_check_view(const struct guest_mem *gm, char *msg, size_t len)
 	}
 	fclose(f);
 	if (!err && covered != hi) {
-		snprintf(msg, len, "guest memory at 0x%lx is not mapped at all", (unsigned long)covered);
+		snprintf(msg, len, "guest memory from 0x%lx on is not mapped at all", (unsigned long)covered);
 		err = -EUCLEAN;
 	}
 	return err;

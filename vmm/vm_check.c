@@ -126,9 +126,12 @@ int vm_check(struct vm *vm, char *msg, size_t len)
 	struct zone *z = &vm->pool.zone;
 	int err;
 
-	/* no move, request or compaction half done: each takes one of these */
+	/* no move, request or compaction half done: each takes one of these;
+	 * and the spare sides' teardown done (only back-huge hands it more),
+	 * as it changes the mappings the check reads */
 	pthread_mutex_lock(&vm->huge_lock);
 	guest_mem_lock(&vm->gm);
+	huge_reserve_flush(&vm->reserve);
 	for (unsigned int waited = 0;; waited++) {
 		zone_lock(z);
 		if (!z->compacting)
