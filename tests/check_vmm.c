@@ -131,6 +131,33 @@ START_TEST(test_bad_requests)
 	ck_ran(r, 0);
 	ck_has(r.out, "badreq: 0 unexpected statuses");
 	vmm_result_free(&r);
+	/* the plug area: no request reaches a slot nobody plugged */
+	run_vmm(&r, 60, 0, 0, "run", guest_path("badreq"), "--plug", "4M", "--args", "mode=plug", NULL);
+	ck_ran(r, 0);
+	ck_has(r.out, "badreq: 0 unexpected statuses");
+	vmm_result_free(&r);
+}
+END_TEST
+
+/* What a guest makes the VMM print on stderr is escaped and rate limited:
+ * 1000 unreadable request blocks, then an assertion whose text would
+ * clear the terminal and retitle it. */
+START_TEST(test_guest_messages_tamed)
+{
+	struct vmm_result r;
+	int lines = 0;
+
+	run_vmm(&r, 60, 0, 0, "run", guest_path("badreq"), "--args", "mode=noisy", NULL);
+	ck_ran(r, 123);
+	for (const char *p = r.err; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_msg(lines <= 12, "%d lines on stderr:\n%s", lines, r.err);
+	ck_has(r.err, "messages from the guest suppressed");
+	ck_has(r.err, "request block at 0x1003 is not in guest memory or not 8-byte aligned");
+	ck_has(r.err, "\\x1b[2J\\x1b]0;pwned\\x07 == \"quiet\"");
+	ck_has(r.err, "\\x1b[31mred.c:1:");
+	ck_assert_msg(!strchr(r.err, 0x1b) && !strchr(r.err, 0x07), "raw escapes on stderr:\n%s", r.err);
+	vmm_result_free(&r);
 }
 END_TEST
 
@@ -276,6 +303,7 @@ int main(void)
 	tcase_add_test(tc, test_two_vcpus_at_once);
 	tcase_add_loop_test(tc, test_crash_reported, 0, 3);
 	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_guest_messages_tamed);
 	tcase_add_test(tc, test_ctrl_c);
 	tcase_add_test(tc, test_max_map_count_restored);
 	tcase_add_test(tc, test_file_backing);

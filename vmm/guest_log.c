@@ -39,7 +39,7 @@ char *guest_log_escape(const char *s, size_t len, char *out, size_t size)
 }
 
 /* A token bucket: GUEST_LOG_BURST at once, one more per interval. */
-static bool may_print(uint64_t *dropped)
+static bool may_print(bool limited, uint64_t *dropped)
 {
 	uint64_t now = now_ms();
 	bool ok;
@@ -51,9 +51,10 @@ static bool may_print(uint64_t *dropped)
 		tokens = tokens + more > GUEST_LOG_BURST ? GUEST_LOG_BURST : tokens + (unsigned int)more;
 		last_refill_ms = now;
 	}
-	ok = tokens > 0;
+	ok = !limited || tokens > 0;
 	if (ok) {
-		tokens--;
+		if (limited)
+			tokens--;
 		*dropped = suppressed;
 		suppressed = 0;
 	} else {
@@ -63,18 +64,15 @@ static bool may_print(uint64_t *dropped)
 	return ok;
 }
 
-void guest_log(const char *fmt, ...)
+static void print(bool limited, const char *fmt, va_list ap)
 {
 	char raw[1024], text[4096 + 16];
 	uint64_t dropped = 0;
-	va_list ap;
 	int n;
 
-	if (!may_print(&dropped))
+	if (!may_print(limited, &dropped))
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if (dropped)
@@ -82,4 +80,22 @@ void guest_log(const char *fmt, ...)
 	fprintf(stderr, "vmdefrag: %s\n",
 		guest_log_escape(raw, (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1, text,
 				 sizeof(text)));
+}
+
+void guest_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print(true, fmt, ap);
+	va_end(ap);
+}
+
+void guest_log_always(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print(false, fmt, ap);
+	va_end(ap);
 }

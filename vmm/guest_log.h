@@ -14,6 +14,9 @@
  * ASCII shown as \xNN, unless the guest has used up its messages; a
  * count of the ones dropped comes with the next one printed. */
 void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same without the limit, for what a guest can say only a bounded
+ * number of times (an assertion stops the run: one per vCPU at most). */
+void guest_log_always(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Escapes len bytes of s into out (size bytes, NUL-terminated); returns
  * out. */

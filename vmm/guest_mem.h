@@ -89,7 +89,7 @@ static inline void guest_mem_unlock(struct guest_mem *gm)
 }
 
 /* Is [gfn, gfn + n) all guest memory now: RAM, or plugged plug area?
- * Guest memory lock held. */
+ * Guest memory lock or zone lock held (a plug changes it under both). */
 bool guest_mem_usable(const struct guest_mem *gm, uint32_t gfn, uint32_t n);
 
 /* Where guest frame gfn is mapped now (its chunk's side). */

@@ -230,7 +230,7 @@ static int do_assert(struct request_ctx *c)
 		strcpy(expr, "?");
 	if (read_string(c->vm, c->req.arg[1], file, sizeof(file)))
 		strcpy(file, "?");
-	guest_log("guest assertion failed on vCPU %u: %s:%lu: %s", c->vcpu->id, file,
+	guest_log_always("guest assertion failed on vCPU %u: %s:%lu: %s", c->vcpu->id, file,
 		  (unsigned long)c->req.arg[2], expr);
 	vm_stop(c->vm, VMD_EXIT_ASSERT);
 	return VMD_OK;
@@ -254,6 +254,8 @@ static int do_get_args(struct request_ctx *c)
 	const char *args = c->vm->cfg.args ? c->vm->cfg.args : "";
 	uint64_t len = strlen(args), mem = c->vm->guest_bytes;
 
+	bool usable;
+
 	/* the whole buffer the guest declares must be guest memory */
 	if (c->req.arg[0] >= mem)
 		return VMD_E_RANGE;
@@ -261,6 +263,13 @@ static int do_get_args(struct request_ctx *c)
 		return VMD_E_END;
 	if (c->req.arg[1] < len + 1)
 		return VMD_E_INVAL;
+	zone_lock(&c->vm->pool.zone);
+	usable = guest_mem_usable(&c->vm->gm, (uint32_t)(c->req.arg[0] >> FRAME_SHIFT),
+				  (uint32_t)(((c->req.arg[0] + c->req.arg[1] - 1) >> FRAME_SHIFT) -
+					     (c->req.arg[0] >> FRAME_SHIFT) + 1));
+	zone_unlock(&c->vm->pool.zone);
+	if (!usable)
+		return VMD_E_RANGE;
 	c->req.arg[2] = len;
 	return write_guest(c->vm, c->req.arg[0], args, len + 1);
 }
