@@ -105,6 +105,29 @@ static void print_views(struct vm *vm, const char *when)
 	fflush(stdout);
 }
 
+static int by_max_hold(const void *a, const void *b)
+{
+	const struct zone_lock_site *x = a, *y = b;
+
+	return x->max_ns < y->max_ns ? 1 : x->max_ns > y->max_ns ? -1 : 0;
+}
+
+/* Who held the zone lock, longest hold first: what everyone else waited. */
+static void print_lock_holders(struct vm *vm)
+{
+	struct zone_lock_site sites[ZONE_LOCK_SITES];
+	unsigned int n;
+
+	zone_lock(&vm->pool.zone);
+	n = zone_lock_sites(&vm->pool.zone, sites, ZONE_LOCK_SITES);
+	zone_unlock(&vm->pool.zone);
+	qsort(sites, n, sizeof(*sites), by_max_hold);
+	for (unsigned int i = 0; i < n; i++)
+		printf("stats: zone_lock %s holds %lu mean_us %.1f max_us %.1f\n", sites[i].name,
+		       (unsigned long)sites[i].holds, sites[i].total_ns / 1e3 / (double)sites[i].holds,
+		       sites[i].max_ns / 1e3);
+}
+
 static void print_stats(struct vm *vm)
 {
 	struct zone *z = &vm->pool.zone;
@@ -128,6 +151,7 @@ static void print_stats(struct vm *vm)
 		vm_check(vm, msg, sizeof(msg));
 		printf("stats: invariants %s\n", msg);
 	}
+	print_lock_holders(vm);
 	pthread_mutex_lock(&vm->reserve.lock);
 	printf("stats: huge_reserve built %lu taken %lu missed %lu build_failed %lu punched %lu\n",
 	       (unsigned long)vm->reserve.built, (unsigned long)vm->reserve.taken,

@@ -323,7 +323,10 @@ int guest_mem_populate_all(struct guest_mem *gm, uint32_t n)
 }
 
 /* Copies len bytes between guest memory at gpa and buf, page by page
- * through the p2m and the pool's linear view. */
+ * through the p2m and the pool file. pread/pwrite, not the pool's view:
+ * a fault on the view under the zone lock could wait on the mmap lock
+ * another thread holds for an mmap. The view only where the file cannot
+ * be read or written (anonymous pools; hugetlbfs does not write). */
 static int guest_copy(struct guest_mem *gm, uint64_t gpa, uint8_t *buf, uint64_t len, bool to_guest)
 {
 	if (gpa >= gm->size || len > gm->size - gpa)
@@ -331,17 +334,22 @@ static int guest_copy(struct guest_mem *gm, uint64_t gpa, uint8_t *buf, uint64_t
 	while (len) {
 		uint32_t pfn = p2m_lookup(gm->p2m, (uint32_t)(gpa >> FRAME_SHIFT));
 		uint64_t off = gpa & (FRAME_SIZE - 1), chunk = FRAME_SIZE - off;
+		off_t at = ((off_t)pfn << FRAME_SHIFT) + (off_t)off;
 		uint8_t *frame;
+		ssize_t done;
 
 		if (pfn == PFN_NONE)
 			return -EFAULT;
 		if (chunk > len)
 			chunk = len;
-		frame = (uint8_t *)pool_frame(gm->pool, pfn) + off;
-		if (to_guest)
-			memcpy(frame, buf, chunk);
-		else
-			memcpy(buf, frame, chunk);
+		done = to_guest ? pwrite(gm->pool->fd, buf, chunk, at) : pread(gm->pool->fd, buf, chunk, at);
+		if (done != (ssize_t)chunk) {
+			frame = (uint8_t *)pool_frame(gm->pool, pfn) + off;
+			if (to_guest)
+				memcpy(frame, buf, chunk);
+			else
+				memcpy(buf, frame, chunk);
+		}
 		buf += chunk;
 		gpa += chunk;
 		len -= chunk;
@@ -388,27 +396,27 @@ uint32_t guest_mem_find_plug_slot(const struct guest_mem *gm, uint32_t n)
 int guest_mem_plug(struct guest_mem *gm, uint32_t chunk, uint32_t n, uint32_t blk)
 {
 	struct zone *z = &gm->pool->zone;
-	uint32_t g0 = chunk * GUEST_CHUNK_FRAMES, frames = n * GUEST_CHUNK_FRAMES, i;
-	int err = 0;
+	uint32_t g0 = chunk * GUEST_CHUNK_FRAMES, frames = n * GUEST_CHUNK_FRAMES;
+	int err;
 
-	zone_lock(z);
-	for (i = 0; i < frames && !err; i++)
-		err = p2m_map(gm->p2m, g0 + i, blk + i);
-	if (!err)
-		err = guest_mem_map_frames(gm, g0, frames, blk);
+	/* mapped before the zone lock: the slot is nobody's until plugged */
+	err = guest_mem_map_frames(gm, g0, frames, blk);
 	if (err) {
-		/* the chunks were not guest memory: back to holes */
-		for (uint32_t k = 0; k < frames; k++)
-			p2m_unmap(gm->p2m, g0 + k, NULL);
 		if (guest_mem_map_frames(gm, g0, frames, PFN_NONE)) {
 			fprintf(stderr, "vmdefrag: cannot unmap a failed plug: %s\n", strerror(errno));
 			abort();
 		}
-		zone_unlock(z);
 		return err;
 	}
-	for (i = 0; i < frames; i++)
+	zone_lock(z);
+	for (uint32_t i = 0; i < frames; i++) {
+		err = p2m_map(gm->p2m, g0 + i, blk + i);
+		if (err) {
+			fprintf(stderr, "vmdefrag: BUG: plugging guest frame %u: %s\n", g0 + i, strerror(-err));
+			abort();
+		}
 		frame_set_flag(z, blk + i, FRAME_HUGE);
+	}
 	memset(gm->plugged + chunk, 1, n);
 	zone_unlock(z);
 	return 0;

@@ -18,12 +18,13 @@
  *    memory at a time (a request's populate, discard, pin, unpin, the
  *    moves of back-huge and plug-huge). A long request keeps it for its
  *    whole length, so it is all or nothing to every other request.
- *  - the zone lock (pool.zone): the pool, the p2m and the mappings. It is
- *    held a step at a time (GUEST_MEM_HOLD_NS at most, plus one mmap), so
- *    compaction, the huge reserve and the control socket never wait
+ *  - the zone lock (pool.zone): the pool, the p2m and the mappings. A
+ *    request holds it a step at a time (a chunk's frames, or
+ *    GUEST_MEM_HOLD_NS at most) and maps what a step claimed without it,
+ *    so compaction, the huge reserve and the control socket never wait
  *    long, whatever a guest asks for. Compaction moves frames with the
  *    zone lock alone: it never changes whether a guest frame is populated
- *    or pinned, and leaves FRAME_MOVING frames be.
+ *    or pinned, and leaves claimed (FRAME_MOVING) frames be.
  *  - the spare sides and their stale marks belong to back-huge, which
  *    runs one at a time (vm->huge_lock). */
 #ifndef VMM_GUEST_MEM_H
@@ -124,7 +125,8 @@ int guest_mem_apply(struct guest_mem *gm, enum guest_mem_op op, const struct gue
 
 /* Maps guest frames [gfn, gfn + n) to pool frames [pfn, pfn + n), or as
  * holes when pfn is PFN_NONE; the p2m is the caller's to update. Zone
- * lock held. */
+ * lock held, or the guest memory lock with the frames claimed
+ * (FRAME_MOVING) or unpopulated: then nobody else maps them. */
 int guest_mem_map_frames(struct guest_mem *gm, uint32_t gfn, uint32_t n, uint32_t pfn);
 /* Re-mmaps guest frames [gfn, gfn + n) from the p2m. Zone lock held. */
 int guest_mem_remap(struct guest_mem *gm, uint32_t gfn, uint32_t n);

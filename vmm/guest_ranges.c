@@ -15,13 +15,6 @@
 	for (size_t i = 0, pos = 0; i < (nr); i++)					\
 		for (uint32_t g = (ranges)[i].gfn; g < (ranges)[i].gfn + (ranges)[i].n; g++, pos++)
 
-/* Has this hold lasted long enough to give the lock up? The clock is
- * read every 64 frames. */
-static bool step_due(const struct zone *z, unsigned int *ticks)
-{
-	return !(++*ticks & 63) && zone_clock_ns() - z->lock_since_ns >= GUEST_MEM_HOLD_NS;
-}
-
 static bool chosen(const uint8_t *mask, size_t pos)
 {
 	return !mask || (mask[pos / 8] >> (pos % 8)) & 1;
@@ -34,6 +27,67 @@ static void bug(const char *what, uint32_t frame, int err)
 	fprintf(stderr, "vmdefrag: BUG: %s %u failed after its check: %s\n", what, frame,
 		strerror(-err));
 	abort();
+}
+
+/* ---- steps ---- */
+
+/* A run of consecutive guest frames to map in one go: to pool frames from
+ * pfn on, or as a hole when pfn is PFN_NONE. */
+struct run {
+	uint32_t gfn, pfn, n;
+};
+
+/* What one step claimed (FRAME_MOVING) under the zone lock, to be mapped
+ * without it: an mmap under a running guest costs ~8-80 us here (KVM
+ * shoots down the vCPUs' view of the range first), and the zone lock must
+ * not wait for that. The claim keeps compaction off the frames; the guest
+ * memory lock keeps every other request off them. */
+struct step {
+	struct run runs[GUEST_CHUNK_FRAMES];
+	unsigned int nr_runs, nr_frames;
+};
+
+/* Adds gfn (backed by pfn, or a hole) to the step's last run, or starts a
+ * run. Runs stay within a chunk: one mmap replaces at most a chunk's
+ * mappings. */
+static void step_add(struct step *s, uint32_t gfn, uint32_t pfn)
+{
+	struct run *r = s->nr_runs ? &s->runs[s->nr_runs - 1] : NULL;
+
+	s->nr_frames++;
+	if (r && gfn == r->gfn + r->n && gfn % GUEST_CHUNK_FRAMES &&
+	    (pfn == PFN_NONE ? r->pfn == PFN_NONE : r->pfn != PFN_NONE && pfn == r->pfn + r->n)) {
+		r->n++;
+		return;
+	}
+	s->runs[s->nr_runs++] = (struct run){ gfn, pfn, 1 };
+}
+
+/* Is the step full, or has this hold lasted long enough? The clock is
+ * read every 64 frames. */
+static bool step_due(const struct zone *z, const struct step *s, unsigned int *ticks)
+{
+	if (s && s->nr_frames == GUEST_CHUNK_FRAMES)
+		return true;
+	return !(++*ticks & 63) && zone_clock_ns() - z->lock_since_ns >= GUEST_MEM_HOLD_NS;
+}
+
+/* Maps the step's runs with the zone lock given up; then, for a
+ * populate, lets compaction have the frames. The first error, if any. */
+static int step_map(struct guest_mem *gm, struct step *s, bool release_claim)
+{
+	struct zone *z = &gm->pool->zone;
+	int err = 0;
+
+	zone_unlock(z);
+	for (unsigned int i = 0; i < s->nr_runs && !err; i++)
+		err = guest_mem_map_frames(gm, s->runs[i].gfn, s->runs[i].n, s->runs[i].pfn);
+	zone_lock(z);
+	for (unsigned int i = 0; release_claim && i < s->nr_runs; i++)
+		for (uint32_t k = 0; k < s->runs[i].n; k++)
+			frame_clear_flag(z, s->runs[i].pfn + k, FRAME_MOVING);
+	s->nr_runs = s->nr_frames = 0;
+	return err;
 }
 
 /* ---- checks ---- */
@@ -104,7 +158,7 @@ static int check_state(struct guest_mem *gm, enum guest_mem_op op, const struct 
 			*bad = i;
 			goto out;
 		}
-		if (step_due(z, &ticks))
+		if (step_due(z, NULL, &ticks))
 			zone_lock_break(z);
 	}
 out:
@@ -113,37 +167,6 @@ out:
 }
 
 /* ---- discard ---- */
-
-/* A run of consecutive guest frames to map in one go: to pool frames from
- * pfn on, or as a hole when pfn is PFN_NONE. */
-struct run {
-	uint32_t gfn, pfn, n;
-};
-
-static int map_run(struct guest_mem *gm, struct run *r)
-{
-	int err = r->n ? guest_mem_map_frames(gm, r->gfn, r->n, r->pfn) : 0;
-
-	r->n = 0;
-	return err;
-}
-
-/* Adds gfn (backed by pfn, or a hole) to the run, or maps the run and
- * starts another. Runs stay within a chunk: one mmap replaces at most a
- * chunk's mappings, whatever the range. */
-static int extend_run(struct guest_mem *gm, struct run *r, uint32_t gfn, uint32_t pfn)
-{
-	int err;
-
-	if (r->n && gfn == r->gfn + r->n && gfn % GUEST_CHUNK_FRAMES &&
-	    (pfn == PFN_NONE ? r->pfn == PFN_NONE : r->pfn != PFN_NONE && pfn == r->pfn + r->n)) {
-		r->n++;
-		return 0;
-	}
-	err = map_run(gm, r);
-	*r = (struct run){ gfn, pfn, 1 };
-	return err;
-}
 
 /* Punches the frames with the zone lock given up (nobody owns them, and
  * nobody can have them until they are free), then frees them. */
@@ -186,7 +209,7 @@ static void free_chosen(struct guest_mem *gm, const struct guest_range *ranges, 
 		if (n == GUEST_CHUNK_FRAMES) {
 			release(gm, pfns, n);
 			n = 0;
-		} else if (step_due(z, &ticks)) {
+		} else if (step_due(z, NULL, &ticks)) {
 			zone_lock_break(z);
 		}
 	}
@@ -217,39 +240,37 @@ static int discard(struct guest_mem *gm, const struct guest_range *ranges, size_
 		   const uint8_t *mask, size_t *bad)
 {
 	struct zone *z = &gm->pool->zone;
-	struct run hole = { 0, PFN_NONE, 0 };
+	struct step *s = calloc(1, sizeof(*s));
 	unsigned int ticks = 0;
 	int err = 0;
 
+	if (!s)
+		return -ENOMEM;
 	zone_lock(z);
 	/* first the guest stops seeing them: a punched frame still mapped
-	 * would come back as zeros at its next touch. Marked meanwhile, so
-	 * compaction does not map them again. */
+	 * would come back as zeros at its next touch */
 	for_each_frame(ranges, nr, i, g, pos) {
 		uint32_t pfn = p2m_lookup(gm->p2m, g);
 
-		if (pfn == PFN_NONE || !chosen(mask, pos)) {
-			err = map_run(gm, &hole);
-		} else {
+		if (pfn != PFN_NONE && chosen(mask, pos)) {
 			frame_set_flag(z, pfn, FRAME_MOVING);
-			err = extend_run(gm, &hole, g, PFN_NONE);
+			step_add(s, g, PFN_NONE);
 		}
-		if (!err && step_due(z, &ticks)) {
-			err = map_run(gm, &hole);
-			zone_lock_break(z);
-		}
+		if (step_due(z, s, &ticks))
+			err = step_map(gm, s, false);
 		if (err) {
 			*bad = i;
 			break;
 		}
 	}
 	if (!err)
-		err = map_run(gm, &hole);
+		err = step_map(gm, s, false);
 	if (err)
 		undo_unmap(gm, ranges, nr);
 	else
 		free_chosen(gm, ranges, nr, mask);
 	zone_unlock(z);
+	free(s);
 	return err;
 }
 
@@ -261,40 +282,40 @@ static int populate(struct guest_mem *gm, const struct guest_range *ranges, size
 		    uint8_t *fresh, size_t *bad)
 {
 	struct zone *z = &gm->pool->zone;
-	struct run run = { 0, PFN_NONE, 0 };
+	struct step *s = calloc(1, sizeof(*s));
 	unsigned int ticks = 0;
 	int err = 0;
 
+	if (!s)
+		return -ENOMEM;
 	zone_lock(z);
 	for_each_frame(ranges, nr, i, g, pos) {
 		uint32_t pfn = p2m_lookup(gm->p2m, g);
 
-		if (pfn != PFN_NONE) {
-			err = map_run(gm, &run);
-		} else {
+		if (pfn == PFN_NONE) {
 			err = buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfn);
 			if (!err) {
 				err = p2m_map(gm->p2m, g, pfn);
 				if (err)
 					bug("map of guest frame", g, err);
+				/* claimed until it is mapped: a frame moved
+				 * before would be mapped from where it was */
+				frame_set_flag(z, pfn, FRAME_MOVING);
 				fresh[pos / 8] |= (uint8_t)(1U << (pos % 8));
-				err = extend_run(gm, &run, g, pfn);
+				step_add(s, g, pfn);
 			}
 		}
-		/* mapped before the lock goes: a frame moved meanwhile would be
-		 * mapped from where it was */
-		if (!err && step_due(z, &ticks)) {
-			err = map_run(gm, &run);
-			zone_lock_break(z);
-		}
+		if (!err && step_due(z, s, &ticks))
+			err = step_map(gm, s, true);
 		if (err) {
 			*bad = i;
 			break;
 		}
 	}
 	if (!err)
-		err = map_run(gm, &run);
+		err = step_map(gm, s, true);
 	zone_unlock(z);
+	free(s);
 	return err;
 }
 
@@ -350,7 +371,7 @@ static void pin(struct guest_mem *gm, enum guest_mem_op op, const struct guest_r
 		(void)pos;
 		if (err)
 			bug(op == GUEST_PIN ? "pin of guest frame" : "unpin of guest frame", g, err);
-		if (step_due(z, &ticks))
+		if (step_due(z, NULL, &ticks))
 			zone_lock_break(z);
 	}
 	zone_unlock(z);
