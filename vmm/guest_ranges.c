@@ -97,15 +97,20 @@ struct sorted_range {
 	size_t index;
 };
 
+/* By start, then by index: which pair is blamed does not depend on how
+ * qsort orders equal keys. */
 static int cmp_start(const void *a, const void *b)
 {
 	const struct sorted_range *x = a, *y = b;
 
-	return x->gfn < y->gfn ? -1 : x->gfn > y->gfn;
+	if (x->gfn != y->gfn)
+		return x->gfn < y->gfn ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 /* Ranges must not overlap: a frame named twice would pass each check once
- * and then be done twice. *bad: the later of the first pair found. */
+ * and then be done twice. *bad: of the first overlapping pair in order of
+ * their starts, the one named later. */
 static int check_overlap(const struct guest_range *ranges, size_t nr, size_t *bad)
 {
 	struct sorted_range *s;
