@@ -42,8 +42,11 @@
  *   VMD_OP_MEM_BATCH  arg0 one of the four ops above, arg1 address of an
  *                     array of struct vmd_range, arg2 count (<=
  *                     VMD_BATCH_MAX): all ranges checked first, then all
- *                     done, so one exit covers many ranges; on an error,
- *                     out: arg3 the index of the range at fault
+ *                     done, so one exit covers many ranges; ranges must
+ *                     not overlap (VMD_E_INVAL: of the first pair that
+ *                     does, in order of their starts, arg3 names the one
+ *                     later in the array); on an error, out: arg3 the
+ *                     index of the range at fault
  *   VMD_OP_BOOTED     no arguments: the first thing the start-up code
  *                     does, so the VMM can time the boot
  *   VMD_OP_BACK_HUGE  arg0 a 2 MiB-aligned address: back the 2 MiB from
@@ -55,7 +58,9 @@
  *   VMD_OP_PLUG_HUGE  arg0 an order, 9..10: plug a new contiguous region of
  *                     2^order frames into the plug area (after RAM; INFO
  *                     arg5 says how big). out: arg1 its address, arg2 the
- *                     stall in ns, arg3 1 if host-huge
+ *                     stall in ns, arg3 1 if host-huge. The plug area is
+ *                     not guest memory until plugged: any request on a
+ *                     slot nobody plugged gets VMD_E_RANGE
  *   Statuses of the two: VMD_E_NOMEM (too little free memory, or the plug
  *   area is full), VMD_E_FRAGMENTED (memory enough, but no aligned block
  *   could be freed: pinned or unmovable frames in the way), VMD_E_PINNED
