@@ -11,7 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "tests/check_run.h"
@@ -349,7 +349,6 @@ static bool waits_on_flock(pid_t pid)
  * blocked in sysctl_hold, and the record unlinked before the unlock. */
 START_TEST(test_record_unlinked_under_waiter)
 {
-	struct timespec tick = { 0, 1000000 };
 	struct child waiter;
 	int fd, ready[2], go[2], status;
 	char b = 0, want[64];
@@ -379,7 +378,7 @@ START_TEST(test_record_unlinked_under_waiter)
 	/* poll until the child is blocked on the record's lock */
 	while (!waits_on_flock(waiter.pid)) {
 		ck_assert_int_eq(waitpid(waiter.pid, &status, WNOHANG), 0);
-		nanosleep(&tick, NULL);
+		sched_yield();
 	}
 	ck_assert_int_eq(unlink(record_path()), 0);
 	close(fd);
