@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -356,8 +358,31 @@ START_TEST(test_file_backing_keep)
 }
 END_TEST
 
-/* The file goes on every way out after it was made: SIGINT, SIGTERM, a
- * VMM error (a guest that cannot be loaded). */
+/* A VMM with its pool in d's "pool" stopped by QMP's quit: exit 0. */
+static void quit_over_socket(struct pool_dir *d)
+{
+	static const char talk[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char out[64];
+	pid_t pid;
+	int fd;
+
+	snprintf(out, sizeof(out), "%s/out", d->dir);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/sock", d->dir);
+	pid = spawn_vmm(out, "run", guest_path("memtest"), "--args", "loops=0", "--backing", d->arg,
+			"--mem", "64M", "--socket", addr.sun_path, NULL);
+	ck_assert_int_eq(wait_for_socket(addr.sun_path, 60), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(write(fd, talk, sizeof(talk) - 1), (ssize_t)sizeof(talk) - 1);
+	ck_assert_int_eq(wait_vmm(pid, 60), 0);
+	close(fd);
+	unlink(out);
+}
+
+/* The file goes on every way out after it was made: SIGINT, SIGTERM, QMP's
+ * quit, a VMM error (a guest that cannot be loaded). */
 START_TEST(test_file_backing_removed_on_stop)
 {
 	struct vmm_result r;
@@ -374,6 +399,8 @@ START_TEST(test_file_backing_removed_on_stop)
 	ck_ran(r, 130);
 	ck_gone(d.pool);
 	vmm_result_free(&r);
+	ck_gone(d.pool);
+	quit_over_socket(&d);
 	/* the pool exists before the guest is loaded */
 	run_vmm(&r, 60, 0, 0, "run", d.old, "--backing", d.arg, "--mem", "64M", NULL);
 	ck_ran(r, 1);
