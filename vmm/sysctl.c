@@ -90,7 +90,7 @@ static int hold_open(const char *name, char *path, size_t len)
 			close(fd);
 			return err;
 		}
-		if (locked.st_nlink && !stat(path, &named) && named.st_dev == locked.st_dev &&
+		if (locked.st_nlink && !lstat(path, &named) && named.st_dev == locked.st_dev &&
 		    named.st_ino == locked.st_ino)
 			return fd;
 		close(fd);
