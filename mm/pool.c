@@ -1,6 +1,8 @@
 /* Pool storage: one file of frames and its linear mapping. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,21 +11,76 @@
 
 #include "mm/pool.h"
 
-static int open_backing(enum pool_backing backing, const char *path)
+/*
+ * Creates the pool file: a new file only (O_EXCL: an existing file's bytes
+ * would become guest memory; O_NOFOLLOW: nor a symlink's target), mode
+ * 0600 whatever the umask (it holds guest memory). From the moment it
+ * exists p->file_name says it is ours to remove. -errno on failure.
+ */
+static int create_file(struct pool *p, const char *path)
 {
-	switch (backing) {
-	case POOL_MEMFD:
-		return memfd_create("vmdefrag-pool", MFD_CLOEXEC);
-	case POOL_HUGETLB:
-		return memfd_create("vmdefrag-pool", MFD_CLOEXEC | MFD_HUGETLB);
-	case POOL_FILE:
-		if (!path)
-			return -1;
-		return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	case POOL_ANON:
-		break;
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	char dir[PATH_MAX];
+	int fd;
+
+	if (!*name)
+		return *path ? -EISDIR : -ENOENT;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -ENAMETOOLONG;
+	p->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (p->dir_fd < 0)
+		return -errno;
+	fd = openat(p->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	p->fd = fd;
+	p->file_name = strdup(name);
+	if (!p->file_name) {
+		unlinkat(p->dir_fd, name, 0);
+		return -ENOMEM;
 	}
-	return -1;
+	if (fchmod(fd, 0600))
+		return -errno;
+	return 0;
+}
+
+static int open_backing(struct pool *p, const char *path)
+{
+	switch (p->backing) {
+	case POOL_MEMFD:
+		p->fd = memfd_create("vmdefrag-pool", MFD_CLOEXEC);
+		break;
+	case POOL_HUGETLB:
+		p->fd = memfd_create("vmdefrag-pool", MFD_CLOEXEC | MFD_HUGETLB);
+		break;
+	case POOL_FILE:
+		return path ? create_file(p, path) : -EINVAL;
+	case POOL_ANON:
+		return -EINVAL;
+	}
+	return p->fd < 0 ? -errno : 0;
+}
+
+/* Removes the pool file if it is still the one at its name: the name may
+ * have been given to another file since. */
+static void remove_file(struct pool *p)
+{
+	struct stat ours, named;
+
+	if (!p->file_name)
+		return;
+	if (!p->keep_file && p->fd >= 0 && !fstat(p->fd, &ours) &&
+	    !fstatat(p->dir_fd, p->file_name, &named, AT_SYMLINK_NOFOLLOW) &&
+	    ours.st_dev == named.st_dev && ours.st_ino == named.st_ino)
+		unlinkat(p->dir_fd, p->file_name, 0);
+	free(p->file_name);
+	p->file_name = NULL;
 }
 
 /* The linear view at a 2 MiB-aligned address, so a 2 MiB host page of the
@@ -48,14 +105,15 @@ static uint8_t *map_aligned(int fd, uint64_t size)
 	return area;
 }
 
-int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
-		const char *path)
+static int pool_init(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
+		     const char *path, const struct pool_file_opts *opts)
 {
 	int err;
 
 	memset(p, 0, sizeof(*p));
-	p->fd = -1;
+	p->fd = p->dir_fd = -1;
 	p->backing = backing;
+	p->keep_file = opts && opts->keep;
 	err = buddy_init(&p->zone, nr_frames);
 	if (err)
 		return err;
@@ -64,31 +122,49 @@ int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	} else {
-		errno = EINVAL;
-		p->fd = open_backing(backing, path);
-		if (p->fd < 0 || ftruncate(p->fd, (off_t)p->size) < 0)
+		err = open_backing(p, path);
+		if (err)
 			goto fail;
+		if (ftruncate(p->fd, (off_t)p->size) < 0)
+			goto fail_errno;
 		p->base = map_aligned(p->fd, p->size);
 	}
 	if (p->base == MAP_FAILED)
-		goto fail;
+		goto fail_errno;
 	return 0;
-fail:
+fail_errno:
 	err = -errno;
+fail:
 	p->base = NULL;
+	p->keep_file = false;	/* a pool that never was leaves no file */
 	pool_destroy(p);
 	return err;
+}
+
+int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
+		const char *path)
+{
+	return pool_init(p, backing, nr_frames, path, NULL);
+}
+
+int pool_create_file(struct pool *p, uint64_t nr_frames, const char *path,
+		     const struct pool_file_opts *opts)
+{
+	return pool_init(p, POOL_FILE, nr_frames, path, opts);
 }
 
 void pool_destroy(struct pool *p)
 {
 	if (p->base)
 		munmap(p->base, p->size);
+	remove_file(p);
 	if (p->fd >= 0)
 		close(p->fd);
+	if (p->dir_fd >= 0)
+		close(p->dir_fd);
 	buddy_destroy(&p->zone);
 	p->base = NULL;
-	p->fd = -1;
+	p->fd = p->dir_fd = -1;
 }
 
 int pool_unmap_view(void *addr, uint64_t len)

@@ -5,6 +5,7 @@
 #ifndef MM_POOL_H
 #define MM_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mm/buddy.h"
@@ -16,19 +17,41 @@ enum pool_backing {
 	POOL_FILE,		/* a file the user names */
 };
 
+/* How a POOL_FILE pool treats its file (--backing file:PATH,OPTION...). */
+struct pool_file_opts {
+	bool keep;		/* leave the file behind at pool_destroy() */
+};
+
 struct pool {
 	enum pool_backing backing;
 	int fd;			/* -1 for POOL_ANON */
 	uint8_t *base;		/* linear view of every frame */
 	uint64_t size;
 	struct zone zone;
+	/* POOL_FILE: the file's directory and its name there, so that
+	 * pool_destroy() removes this file and no other; -1 / NULL otherwise */
+	int dir_fd;
+	char *file_name;
+	bool keep_file;
 };
 
-/* Creates a pool of nr_frames frames (path only for POOL_FILE). Returns 0
- * or a negative errno: -EINVAL for a size the zone refuses (not a whole
- * number of 2 MiB pageblocks, or too small or too large). */
+/* Creates a pool of nr_frames frames (path only for POOL_FILE, as
+ * pool_create_file() with no options). Returns 0 or a negative errno:
+ * -EINVAL for a size the zone refuses (not a whole number of 2 MiB
+ * pageblocks, or too small or too large). */
 int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		const char *path);
+
+/* A POOL_FILE pool in a new file at path, created with mode 0600 whatever
+ * the umask. A path that exists already (a file, a symlink, anything) is
+ * refused with -EEXIST and left as it is: its bytes would become guest
+ * memory. pool_destroy() removes the file, unless opts->keep (opts may be
+ * NULL); so does a pool_create_file() that fails after creating it. */
+int pool_create_file(struct pool *p, uint64_t nr_frames, const char *path,
+		     const struct pool_file_opts *opts);
+
+/* Unmaps and closes the pool; a POOL_FILE pool's file is removed unless it
+ * is kept (only if the path still names that file). */
 void pool_destroy(struct pool *p);
 
 static inline void *pool_frame(const struct pool *p, uint32_t pfn)

@@ -1,8 +1,10 @@
 /* vmdefrag run: boot a guest, serve it until it exits. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,8 @@ static void usage(FILE *out)
 		"usage: vmdefrag run GUEST.elf [options]\n"
 		"  --mem SIZE        guest memory (default 256M; K, M, G; a multiple of 2M, 16M..63G)\n"
 		"  --cpus N          vCPUs, each on its own thread (default 1, at most %d)\n"
-		"  --backing KIND    memfd (default), hugetlb, or file:PATH\n"
+		"  --backing KIND    memfd (default), hugetlb, or file:PATH[,keep]: a new file,\n"
+		"                    removed at exit unless kept (\",,\" is a comma in PATH)\n"
 		"  --args STRING     handed to the guest (key=value words)\n"
 		"  --socket PATH     serve the QMP control socket at PATH (mode 0600)\n"
 		"  --proactiveness N proactive compaction, 0 (off) to 100 (default 20)\n"
@@ -85,6 +88,67 @@ static int bad_option(const char *option, const char *value, const char *want)
 {
 	fprintf(stderr, "vmdefrag run: %s %s: want %s\n", option, value, want);
 	return 2;
+}
+
+/* The options after file:PATH, each a flag of struct pool_file_opts. */
+static const struct {
+	const char *name;
+	size_t offset;
+} file_options[] = {
+	{ "keep", offsetof(struct pool_file_opts, keep) },
+};
+
+/* One option after file:PATH, [opt, end). 0, or 2 after an error message. */
+static int parse_file_option(const char *arg, const char *opt, const char *end,
+			     struct pool_file_opts *opts)
+{
+	char want[128];
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(file_options) / sizeof(file_options[0]); i++) {
+		if (strlen(file_options[i].name) == (size_t)(end - opt) &&
+		    !strncmp(file_options[i].name, opt, (size_t)(end - opt))) {
+			*(bool *)((char *)opts + file_options[i].offset) = true;
+			return 0;
+		}
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%s%s", i ? ", " : "",
+					file_options[i].name);
+	}
+	fprintf(stderr, "vmdefrag run: --backing %s: unknown option '%.*s' after the path "
+		"(options: %s; write ',,' for a comma in the path)\n", arg, (int)(end - opt), opt, want);
+	return 2;
+}
+
+/*
+ * --backing file:PATH[,OPTION]...: PATH ends at the first lone comma (",,"
+ * stands for a comma in PATH, as in QEMU's options), then come options
+ * separated by commas. PATH goes to path (PATH_MAX bytes). 0, or 2 after
+ * an error message.
+ */
+static int parse_backing_file(const char *arg, char *path, struct pool_file_opts *opts)
+{
+	const char *p = arg + strlen("file:");
+	size_t len = 0;
+
+	memset(opts, 0, sizeof(*opts));
+	for (; *p && !(p[0] == ',' && p[1] != ','); p++) {
+		if (p[0] == ',')
+			p++;	/* ",," */
+		if (len + 1 >= PATH_MAX)
+			return bad_option("--backing", arg, "a path shorter than PATH_MAX");
+		path[len++] = *p;
+	}
+	path[len] = 0;
+	if (!len)
+		return bad_option("--backing", arg, "file:PATH[,keep] with a PATH");
+	while (*p == ',') {
+		const char *opt = ++p, *end = strchrnul(opt, ',');
+
+		if (parse_file_option(arg, opt, end, opts))
+			return 2;
+		p = end;
+	}
+	return 0;
 }
 
 static void print_views(struct vm *vm, const char *when)
@@ -224,6 +288,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		.batch = COMPACT_CLUSTER_MAX,
 		.huge_reserve = HUGE_RESERVE_DEFAULT,
 	};
+	static char backing_path[PATH_MAX];
 	struct server srv;
 	struct vm *vm;
 	sigset_t set;
@@ -242,15 +307,19 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 				return bad_option("--cpus", optarg, "1 to 64");
 			break;
 		case 'b':
-			if (!strcmp(optarg, "memfd"))
+			if (!strcmp(optarg, "memfd")) {
 				cfg.backing = POOL_MEMFD;
-			else if (!strcmp(optarg, "hugetlb"))
+			} else if (!strcmp(optarg, "hugetlb")) {
 				cfg.backing = POOL_HUGETLB;
-			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+			} else if (!strncmp(optarg, "file:", 5)) {
+				if (parse_backing_file(optarg, backing_path, &cfg.backing_opts))
+					return 2;
 				cfg.backing = POOL_FILE;
-				cfg.backing_path = optarg + 5;
-			} else
-				return bad_option("--backing", optarg, "memfd, hugetlb or file:PATH");
+				cfg.backing_path = backing_path;
+			} else {
+				return bad_option("--backing", optarg,
+						  "memfd, hugetlb or file:PATH[,keep]");
+			}
 			break;
 		case 'a':
 			cfg.args = optarg;

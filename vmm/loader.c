@@ -1,75 +1,106 @@
-/* Loads a guest ELF executable's PT_LOAD segments into guest memory. */
-#include <elf.h>
+/* Loads a guest ELF executable into guest memory: reads the file, and
+ * lets the pure parser (elf_parse.c) check it and hand over its segments. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "guest/include/vmdefrag_abi.h"
+#include "vmm/elf_parse.h"
 #include "vmm/vm.h"
 
-static int fail(const char *path, const char *why)
+static int write_segment(void *arg, uint64_t gpa, const uint8_t *data, uint64_t filesz,
+			 uint64_t memsz)
 {
-	fprintf(stderr, "vmdefrag: %s: %s\n", path, why);
-	return -EINVAL;
+	static const uint8_t zeros[65536];
+	struct vm *vm = arg;
+	int err = filesz ? guest_write(&vm->gm, gpa, data, filesz) : 0;
+
+	/* the bss: guest memory is fresh, but a segment means what it says */
+	for (uint64_t off = filesz; !err && off < memsz;) {
+		uint64_t n = memsz - off < sizeof(zeros) ? memsz - off : sizeof(zeros);
+
+		err = guest_write(&vm->gm, gpa + off, zeros, n);
+		off += n;
+	}
+	return err;
+}
+
+/* The whole file at path, when it is a regular file no larger than max
+ * bytes. 0 or a negative errno, after a message. */
+static int read_image(const char *path, uint64_t max, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "vmdefrag: %s: %s\n", path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		fprintf(stderr, "vmdefrag: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	err = -EINVAL;
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "vmdefrag: %s: not a regular file, so not a guest image\n", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		fprintf(stderr, "vmdefrag: %s: %s: %lu bytes, guest memory %lu\n", path,
+			elf_strerror(ELF_E_FILE_TOO_BIG), (unsigned long)st.st_size,
+			(unsigned long)max);
+		goto out;
+	}
+	*buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!*buf) {
+		err = -ENOMEM;
+		fprintf(stderr, "vmdefrag: %s: no memory for %lu bytes\n", path,
+			(unsigned long)st.st_size);
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, *buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* shrank meanwhile: parse what there is */
+		got += (size_t)n;
+	}
+	*len = got;
+	err = 0;
+out:
+	close(fd);
+	return err;
 }
 
 int load_elf(struct vm *vm, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	Elf64_Ehdr eh;
-	uint64_t end = 0;
-	int err = 0;
+	struct elf_limits lim = { .base = VMD_IMAGE_BASE, .end = vm->cfg.mem_bytes };
+	struct elf_image img;
+	enum elf_error eerr;
+	uint8_t *buf = NULL;
+	char why[256];
+	size_t len = 0;
+	int err;
 
-	if (!f) {
-		fprintf(stderr, "vmdefrag: %s: %s\n", path, strerror(errno));
-		return -errno;
+	err = read_image(path, lim.end, &buf, &len);
+	if (err)
+		return err;
+	eerr = elf_parse(buf, len, &lim, write_segment, vm, &img, why, sizeof(why));
+	free(buf);
+	if (eerr) {
+		fprintf(stderr, "vmdefrag: %s: %s\n", path, why);
+		return -EINVAL;
 	}
-	if (fread(&eh, sizeof(eh), 1, f) != 1 || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_type != ET_EXEC || eh.e_phentsize != sizeof(Elf64_Phdr)) {
-		err = fail(path, "not an x86-64 ELF executable");
-		goto out;
-	}
-	for (unsigned int i = 0; i < eh.e_phnum && !err; i++) {
-		Elf64_Phdr ph;
-		uint8_t *buf;
-
-		if (fseek(f, (long)(eh.e_phoff + i * sizeof(ph)), SEEK_SET) ||
-		    fread(&ph, sizeof(ph), 1, f) != 1) {
-			err = fail(path, "truncated program headers");
-			break;
-		}
-		if (ph.p_type != PT_LOAD || !ph.p_memsz)
-			continue;
-		if (ph.p_filesz > ph.p_memsz || ph.p_paddr < VMD_IMAGE_BASE ||
-		    ph.p_paddr + ph.p_memsz > vm->cfg.mem_bytes || ph.p_paddr + ph.p_memsz < ph.p_paddr) {
-			fprintf(stderr, "vmdefrag: %s: segment at 0x%lx (%lu bytes) does not fit in "
-				"guest memory 0x%lx-0x%lx\n", path, (unsigned long)ph.p_paddr,
-				(unsigned long)ph.p_memsz, (unsigned long)VMD_IMAGE_BASE,
-				(unsigned long)vm->cfg.mem_bytes);
-			err = -EINVAL;
-			break;
-		}
-		buf = calloc(1, ph.p_memsz);
-		if (!buf) {
-			err = -ENOMEM;
-			break;
-		}
-		if (ph.p_filesz && (fseek(f, (long)ph.p_offset, SEEK_SET) ||
-				    fread(buf, ph.p_filesz, 1, f) != 1))
-			err = fail(path, "truncated segment");
-		else
-			err = guest_write(&vm->gm, ph.p_paddr, buf, ph.p_memsz);
-		free(buf);
-		if (ph.p_paddr + ph.p_memsz > end)
-			end = ph.p_paddr + ph.p_memsz;
-	}
-	if (!err && (eh.e_entry < VMD_IMAGE_BASE || eh.e_entry >= end))
-		err = fail(path, "entry point outside the loaded image");
-	vm->entry = eh.e_entry;
-	vm->image_end = (end + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
-out:
-	fclose(f);
-	return err;
+	vm->entry = img.entry;
+	vm->image_end = (img.hi + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+	return 0;
 }

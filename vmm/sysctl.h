@@ -22,7 +22,10 @@ int sysctl_write_long(const char *name, long value);
  * holder leaving brings the value down to what the others need, and the
  * last one puts the original back. Holders that died
  * without leaving are dropped by the next hold or unhold, so a crash
- * leaves the host changed only until the next VMM ends.
+ * leaves the host changed only until the next VMM ends. A holder counts as
+ * dead from the moment it is a zombie or exiting (killed, not yet reaped),
+ * and a record naming a PID that a later process took counts as dead too
+ * (each holder line keeps its process's start time).
  */
 long sysctl_hold(const char *name, long need);
 void sysctl_unhold(const char *name);

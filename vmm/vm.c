@@ -90,11 +90,22 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	if (vm->stop_efd < 0)
 		return kvm_error("eventfd");
 
-	err = pool_create(&vm->pool, cfg->backing, frames, cfg->backing_path);
+	if (cfg->backing == POOL_FILE)
+		err = pool_create_file(&vm->pool, frames, cfg->backing_path, &cfg->backing_opts);
+	else
+		err = pool_create(&vm->pool, cfg->backing, frames, NULL);
+	if (err == -EEXIST && cfg->backing == POOL_FILE) {
+		fprintf(stderr, "vmdefrag: cannot create the pool file %s: it exists already; the "
+			"pool file must be a new one (its bytes become guest memory): remove it or "
+			"name another path\n", cfg->backing_path);
+		return err;
+	}
 	if (err) {
-		fprintf(stderr, "vmdefrag: cannot create the %s pool of %lu MiB: %s%s\n",
+		fprintf(stderr, "vmdefrag: cannot create the %s pool of %lu MiB%s%s: %s%s\n",
 			pool_backing_name(cfg->backing), (unsigned long)(cfg->mem_bytes >> 20),
-			strerror(-err), cfg->backing == POOL_HUGETLB && err == -ENOMEM ?
+			cfg->backing == POOL_FILE ? " in " : "",
+			cfg->backing == POOL_FILE ? cfg->backing_path : "", strerror(-err),
+			cfg->backing == POOL_HUGETLB && err == -ENOMEM ?
 			" (not enough huge pages: see /proc/sys/vm/nr_hugepages)" : "");
 		return err;
 	}

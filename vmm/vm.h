@@ -46,7 +46,8 @@ struct vm_config {
 	uint64_t mem_bytes;
 	unsigned int nr_cpus;
 	enum pool_backing backing;
-	const char *backing_path;
+	const char *backing_path;	/* POOL_FILE: a new file, see pool_create_file() */
+	struct pool_file_opts backing_opts;
 	const char *args;		/* --args, handed to the guest */
 	bool stats;			/* print memory and timing figures at exit */
 	bool views;			/* print buddyinfo & co. at start and exit */
