@@ -437,7 +437,8 @@ void zone_lock_account(struct zone *z)
 		else
 			site->name = z->lock_site;
 	}
-	site->holds++;
+	if (!site->holds++ || held < site->min_ns)
+		site->min_ns = held;
 	site->total_ns += held;
 	if (held > site->max_ns)
 		site->max_ns = held;

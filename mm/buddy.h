@@ -36,7 +36,7 @@ struct free_area {
 struct zone_lock_site {
 	const char *name;		/* the function that took the lock */
 	uint64_t holds;
-	uint64_t total_ns, max_ns;
+	uint64_t total_ns, min_ns, max_ns;
 };
 
 struct zone {

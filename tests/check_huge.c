@@ -20,21 +20,22 @@ static int64_t member(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
-/* The mean hold of the zone lock by site, from --stats at exit; -1 if
- * the site never held it. */
-static double lock_mean_us(const char *path, const char *site)
+/* The shortest hold of the zone lock by site, from --stats at exit (the
+ * shortest: a hold the scheduler interrupted says nothing of the code);
+ * -1 if the site never held it. */
+static double lock_min_us(const char *path, const char *site)
 {
 	FILE *f = fopen(path, "r");
 	char line[512], want[128];
-	double mean = -1;
+	double min = -1;
 
 	ck_assert_ptr_nonnull(f);
 	snprintf(want, sizeof(want), "stats: zone_lock %s holds ", site);
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, want, strlen(want)))
-			ck_assert_int_eq(sscanf(line + strlen(want), "%*s mean_us %lf", &mean), 1);
+			ck_assert_int_eq(sscanf(line + strlen(want), "%*s mean_us %*s min_us %lf", &min), 1);
 	fclose(f);
-	return mean;
+	return min;
 }
 
 START_TEST(test_back_and_plug_huge)
@@ -111,10 +112,10 @@ START_TEST(test_back_and_plug_huge)
 	 * about as long as a query that only formats counters, where reading
 	 * the host's mappings under it kept the guest's requests waiting */
 	{
-		double mem = lock_mean_us(out, "cmd_query_memory"), vmstat = lock_mean_us(out, "cmd_query_vmstat");
+		double mem = lock_min_us(out, "cmd_query_memory"), vmstat = lock_min_us(out, "cmd_query_vmstat");
 
 		ck_assert_msg(mem >= 0 && vmstat >= 0, "no zone_lock stats for the queries");
-		ck_assert_msg(mem < 20 * vmstat, "query-memory holds the zone lock %.1f us on average, "
+		ck_assert_msg(mem < 20 * vmstat, "query-memory holds the zone lock %.1f us at the least, "
 			      "query-vmstat %.1f us", mem, vmstat);
 	}
 	unlink(out);

@@ -187,8 +187,9 @@ static void print_lock_holders(struct vm *vm)
 	zone_unlock(&vm->pool.zone);
 	qsort(sites, n, sizeof(*sites), by_max_hold);
 	for (unsigned int i = 0; i < n; i++)
-		printf("stats: zone_lock %s holds %lu mean_us %.1f max_us %.1f\n", sites[i].name,
-		       (unsigned long)sites[i].holds, sites[i].total_ns / 1e3 / (double)sites[i].holds,
+		printf("stats: zone_lock %s holds %lu mean_us %.1f min_us %.1f max_us %.1f\n",
+		       sites[i].name, (unsigned long)sites[i].holds,
+		       sites[i].total_ns / 1e3 / (double)sites[i].holds, sites[i].min_ns / 1e3,
 		       sites[i].max_ns / 1e3);
 }
 
