@@ -315,6 +315,77 @@ START_TEST(test_populate_undone_when_frames_run_out)
 }
 END_TEST
 
+/* Stops the run the moment a request is half done: once guest frame
+ * first is done and last is not yet. */
+struct stopper {
+	uint32_t first, last;
+	bool populate;		/* done: populated; else claimed to be discarded */
+	bool stopped;
+};
+
+static bool is_done(uint32_t gfn, bool populate)
+{
+	uint32_t pfn = p2m_lookup(&vm->p2m, gfn);
+
+	if (populate)
+		return pfn != PFN_NONE;
+	return pfn == PFN_NONE || (vm->pool.zone.frames[pfn].flags & FRAME_MOVING);
+}
+
+static void *stop_half_way(void *arg)
+{
+	struct stopper *st = arg;
+	struct zone *z = &vm->pool.zone;
+
+	for (;;) {
+		zone_lock(z);
+		if (is_done(st->last, st->populate)) {
+			zone_unlock(z);
+			return NULL;
+		}
+		if (is_done(st->first, st->populate)) {
+			guest_mem_stop(&vm->gm);
+			st->stopped = true;
+			zone_unlock(z);
+			return NULL;
+		}
+		zone_unlock(z);
+	}
+}
+
+/* A vCPU in a long request does not hold the exit up: when the run ends,
+ * a populate or discard stops at its next step, what it did so far done
+ * and consistent. */
+START_TEST(test_stop_ends_long_requests)
+{
+	struct guest_range singles[2048];
+	struct stopper st = { 4096, 8191, true, false };
+	pthread_t thread;
+
+	for (unsigned int i = 0; i < 2048; i++)
+		singles[i] = (struct guest_range){ 12288 + 2 * i, 1 };
+	ck_assert_int_eq(apply(GUEST_DISCARD, singles, 2048, NULL), 0);
+	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), 0);
+	ck_assert_int_eq(pthread_create(&thread, NULL, stop_half_way, &st), 0);
+	ck_assert_int_eq(apply1(GUEST_POPULATE, 4096, 4096), -EINTR);
+	pthread_join(thread, NULL);
+	ck_assert(st.stopped);
+	ck_assert_uint_ne(pfn_of(4096), PFN_NONE);
+	ck_assert_uint_eq(pfn_of(8191), PFN_NONE);
+	assert_consistent();
+	/* the same for a discard: the frames scattered, so it takes steps */
+	atomic_store(&vm->gm.stopping, false);
+	ck_assert_int_eq(apply1(GUEST_POPULATE, 4096, 4096), 0);
+	st = (struct stopper){ 4096, 8191, false, false };
+	ck_assert_int_eq(pthread_create(&thread, NULL, stop_half_way, &st), 0);
+	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), -EINTR);
+	pthread_join(thread, NULL);
+	ck_assert(st.stopped);
+	ck_assert_uint_eq(pfn_of(4096), PFN_NONE);
+	ck_assert_uint_ne(pfn_of(8191), PFN_NONE);
+}
+END_TEST
+
 /* ---- the plug area ---- */
 
 START_TEST(test_unplugged_slots_refused)
@@ -425,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, test_overlapping_ranges_refused);
 	tcase_add_test(tc, test_batch_refused_changes_nothing);
 	tcase_add_test(tc, test_populate_undone_when_frames_run_out);
+	tcase_add_test(tc, test_stop_ends_long_requests);
 	tcase_add_test(tc, test_unplugged_slots_refused);
 	tcase_add_test(tc, test_failed_switch_gives_block_back_clean);
 	tcase_add_test(tc, test_back_huge_moves_range);

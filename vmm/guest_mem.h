@@ -31,6 +31,7 @@
 #define VMM_GUEST_MEM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,7 @@ struct guest_mem {
 	uint64_t size;
 	uint32_t nr_gfns;
 	uint32_t unit;			/* frames per mapping unit: 1, or 512 for hugetlb */
+	_Atomic bool stopping;		/* the run is ending: see guest_mem_stop() */
 	long map_limit;			/* vm.max_map_count we may use */
 	bool holds_max_map_count;	/* sysctl_hold()s it, to unhold */
 	void *reserve;			/* what we reserved, for munmap */
@@ -78,6 +80,14 @@ int guest_mem_populate_all(struct guest_mem *gm, uint32_t n);
 
 /* Adds a memslot per chunk to the VM, each over side 0; errors in err. */
 int guest_mem_set_memslots(struct guest_mem *gm, int vm_fd, char *err, size_t errlen);
+
+/* The run is ending: a request in progress stops at its next step, with
+ * what it did so far done (consistent, not undone: nobody will see its
+ * answer), so a vCPU in a long request does not hold the exit up. */
+static inline void guest_mem_stop(struct guest_mem *gm)
+{
+	atomic_store(&gm->stopping, true);
+}
 
 static inline void guest_mem_lock(struct guest_mem *gm)
 {
@@ -115,6 +125,7 @@ struct guest_range {
  *   -EBUSY      discard of a pinned frame
  *   -EOVERFLOW  a frame pinned too many times
  *   -ENOMEM     populate: too few free frames (or mappings)
+ *   -EINTR      the run is ending (guest_mem_stop()): done in part
  * Work under the zone lock grows with the frames and ranges named, a step
  * at a time. Populate takes frames from wherever the allocator has them;
  * discard gives them back to the host (holes in the pool file). */

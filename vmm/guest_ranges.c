@@ -15,6 +15,11 @@
 	for (size_t i = 0, pos = 0; i < (nr); i++)					\
 		for (uint32_t g = (ranges)[i].gfn; g < (ranges)[i].gfn + (ranges)[i].n; g++, pos++)
 
+static bool stopping(struct guest_mem *gm)
+{
+	return atomic_load(&gm->stopping);
+}
+
 static bool chosen(const uint8_t *mask, size_t pos)
 {
 	return !mask || (mask[pos / 8] >> (pos % 8)) & 1;
@@ -159,12 +164,15 @@ static int check_state(struct guest_mem *gm, enum guest_mem_op op, const struct 
 			err = -EOVERFLOW;
 		else if (op == GUEST_UNPIN && !(f->flags & FRAME_PINNED))
 			err = -EPERM;
+		if (!err && step_due(z, NULL, &ticks)) {
+			zone_lock_break(z);
+			if (stopping(gm))
+				err = -EINTR;
+		}
 		if (err) {
 			*bad = i;
 			goto out;
 		}
-		if (step_due(z, NULL, &ticks))
-			zone_lock_break(z);
 	}
 out:
 	zone_unlock(z);
@@ -189,8 +197,8 @@ static void release(struct guest_mem *gm, uint32_t *pfns, unsigned int n)
 			bug("free of pool frame", pfns[i], -EINVAL);
 }
 
-/* Forgets the chosen populated frames (the guest sees holes there
- * already) and gives them back to the host. Zone lock held. */
+/* Forgets the chosen populated frames the first half took (the guest sees
+ * holes there already) and gives them back to the host. Zone lock held. */
 static void free_chosen(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
 			const uint8_t *mask)
 {
@@ -202,7 +210,10 @@ static void free_chosen(struct guest_mem *gm, const struct guest_range *ranges, 
 		uint32_t pfn;
 
 		(void)i;
-		if (chosen(mask, pos) && p2m_unmap(gm->p2m, g, &pfn) == 0) {
+		pfn = p2m_lookup(gm->p2m, g);
+		/* what the first half took: all of it, but when the run ended */
+		if (chosen(mask, pos) && pfn != PFN_NONE && (z->frames[pfn].flags & FRAME_MOVING) &&
+		    p2m_unmap(gm->p2m, g, &pfn) == 0) {
 			frame_clear_flag(z, pfn, FRAME_MOVING);
 			/* a hole in a huge block: the host splits its huge page */
 			if (z->frames[pfn].flags & FRAME_HUGE)
@@ -261,8 +272,11 @@ static int discard(struct guest_mem *gm, const struct guest_range *ranges, size_
 			frame_set_flag(z, pfn, FRAME_MOVING);
 			step_add(s, g, PFN_NONE);
 		}
-		if (step_due(z, s, &ticks))
+		if (step_due(z, s, &ticks)) {
 			err = step_map(gm, s, false);
+			if (!err && stopping(gm) && !mask)
+				break;	/* what is unmapped so far goes */
+		}
 		if (err) {
 			*bad = i;
 			break;
@@ -274,6 +288,8 @@ static int discard(struct guest_mem *gm, const struct guest_range *ranges, size_
 		undo_unmap(gm, ranges, nr);
 	else
 		free_chosen(gm, ranges, nr, mask);
+	if (!err && stopping(gm) && !mask)
+		err = -EINTR;
 	zone_unlock(z);
 	free(s);
 	return err;
@@ -310,8 +326,13 @@ static int populate(struct guest_mem *gm, const struct guest_range *ranges, size
 				step_add(s, g, pfn);
 			}
 		}
-		if (!err && step_due(z, s, &ticks))
+		/* mapped before the lock goes: a frame moved meanwhile would be
+		 * mapped from where it was */
+		if (!err && step_due(z, s, &ticks)) {
 			err = step_map(gm, s, true);
+			if (!err && stopping(gm))
+				err = -EINTR;
+		}
 		if (err) {
 			*bad = i;
 			break;
@@ -346,7 +367,9 @@ static int populate_all_or_nothing(struct guest_mem *gm, const struct guest_rang
 	if (!fresh)
 		return -ENOMEM;
 	err = populate(gm, ranges, nr, fresh, bad);
-	if (err) {
+	if (err == -EINTR) {
+		/* what it populated stays: the run is ending */
+	} else if (err) {
 		size_t ignored;
 
 		/* others took the frames the count promised, or a mapping

@@ -105,7 +105,7 @@ static int mem_status(int err)
 	case -ENOENT: return VMD_E_NOT_POPULATED;
 	case -EBUSY: return VMD_E_PINNED;
 	case -EPERM: return VMD_E_NOT_PINNED;
-	default: return VMD_E_NOMEM;
+	default: return VMD_E_NOMEM;	/* or -EINTR: the run ends, nobody reads it */
 	}
 }
 

@@ -194,6 +194,8 @@ void vm_stop(struct vm *vm, int code)
 {
 	uint64_t one = 1;
 
+	/* a vCPU in a long request stops at its next step */
+	guest_mem_stop(&vm->gm);
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->stopping) {
 		vm->stopping = true;
