@@ -14,8 +14,15 @@
 #include "tools/qmp_client.h"
 
 /* long enough for many compactions to meet the guest's requests, short
- * enough for three builds of the suite */
-#define SECONDS		"15"
+ * enough for three builds of the suite; REQFUZZ_SECONDS for a long run */
+#define SECONDS_DEFAULT	15
+
+static int seconds(void)
+{
+	const char *s = getenv("REQFUZZ_SECONDS");
+
+	return s && atoi(s) > 0 ? atoi(s) : SECONDS_DEFAULT;
+}
 
 static char *slurp(const char *path)
 {
@@ -36,7 +43,7 @@ START_TEST(test_reqfuzz_while_compacting)
 		"{\"policy\":\"twoscanner\"}", "{\"order\":9,\"policy\":\"twoscanner\"}",
 		"{\"policy\":\"minmove\"}", "{\"order\":9,\"policy\":\"minmove\"}",
 	};
-	char sock[96], out[96], err[256];
+	char sock[96], out[96], err[256], args[64];
 	struct qmp_client *c;
 	int compactions = 0, code;
 	long long moved = 0;
@@ -45,8 +52,9 @@ START_TEST(test_reqfuzz_while_compacting)
 
 	snprintf(sock, sizeof(sock), "/tmp/vmdefrag-reqfuzz-%d.sock", getpid());
 	snprintf(out, sizeof(out), "/tmp/vmdefrag-reqfuzz-%d.out", getpid());
+	snprintf(args, sizeof(args), "seconds=%d seed=7", seconds());
 	pid = spawn_vmm(out, "run", guest_path("reqfuzz"), "--mem", "128M", "--plug", "32M", "--cpus",
-			"3", "--socket", sock, "--stats", "--args", "seconds=" SECONDS " seed=7", NULL);
+			"3", "--socket", sock, "--stats", "--args", args, NULL);
 	ck_assert_int_eq(wait_for_socket(sock, 60), 0);
 	c = qmp_connect(sock, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
@@ -64,7 +72,7 @@ START_TEST(test_reqfuzz_while_compacting)
 		compactions++;
 	}
 	qmp_close(c);
-	code = wait_vmm(pid, 120);
+	code = wait_vmm(pid, 120 + seconds());
 	text = slurp(out);
 	ck_assert_msg(code == 0, "vmdefrag exited %d:\n%s", code, text);
 	ck_assert_msg(report_value(text, "reqfuzz_requests") > 1000, "%s", text);
@@ -88,7 +96,7 @@ int main(void)
 	TCase *tc = tcase_create("reqfuzz");
 
 	require_kvm();
-	tcase_set_timeout(tc, 300);
+	tcase_set_timeout(tc, 300 + seconds());
 	tcase_add_test(tc, test_reqfuzz_while_compacting);
 	suite_add_tcase(s, tc);
 	return check_run(s);
