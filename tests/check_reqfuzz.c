@@ -43,7 +43,7 @@ START_TEST(test_reqfuzz_while_compacting)
 		"{\"policy\":\"twoscanner\"}", "{\"order\":9,\"policy\":\"twoscanner\"}",
 		"{\"policy\":\"minmove\"}", "{\"order\":9,\"policy\":\"minmove\"}",
 	};
-	char sock[96], out[96], err[256], args[64];
+	char sock[96], out[96], err[256], guest_args[64];
 	struct qmp_client *c;
 	int compactions = 0, code;
 	long long moved = 0;
@@ -52,9 +52,9 @@ START_TEST(test_reqfuzz_while_compacting)
 
 	snprintf(sock, sizeof(sock), "/tmp/vmdefrag-reqfuzz-%d.sock", getpid());
 	snprintf(out, sizeof(out), "/tmp/vmdefrag-reqfuzz-%d.out", getpid());
-	snprintf(args, sizeof(args), "seconds=%d seed=7", seconds());
+	snprintf(guest_args, sizeof(guest_args), "seconds=%d seed=7", seconds());
 	pid = spawn_vmm(out, "run", guest_path("reqfuzz"), "--mem", "128M", "--plug", "32M", "--cpus",
-			"3", "--socket", sock, "--stats", "--args", args, NULL);
+			"3", "--socket", sock, "--stats", "--args", guest_args, NULL);
 	ck_assert_int_eq(wait_for_socket(sock, 60), 0);
 	c = qmp_connect(sock, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
