@@ -175,9 +175,16 @@ static int raw_expect(int fd, const char *needle, int timeout_ms)
 	return -1;
 }
 
+static void raw_send_n(int fd, const char *text, size_t len)
+{
+	ssize_t n = send(fd, text, len, MSG_NOSIGNAL);
+
+	ck_assert_msg(n == (ssize_t)len, "sent %zd of %zu bytes: %s", n, len, n < 0 ? strerror(errno) : "");
+}
+
 static void raw_send(int fd, const char *text)
 {
-	ck_assert_int_eq(send(fd, text, strlen(text), MSG_NOSIGNAL), (ssize_t)strlen(text));
+	raw_send_n(fd, text, strlen(text));
 }
 
 /* Reads and drops until the peer's orderly EOF (0), a reset or other
@@ -292,12 +299,18 @@ START_TEST(test_bad_input_live)
 	ck_assert_int_eq(raw_expect(fd, "Invalid parameter type for 'order', expected: integer", 5000), 1);
 	raw_send(fd, "{\"execute\":\"set-compaction\",\"arguments\":{\"proactiveness\":1000}}\r\n");
 	ck_assert_int_eq(raw_expect(fd, "Parameter 'proactiveness' expects a value from 0 to 100", 5000), 1);
-	/* a line of 1 MiB: refused, connection closed */
+	/* a line over 64 KiB: refused, then an orderly close, not a reset that
+	 * would lose the reply (as it does on TCP) */
 	line = malloc(big);
 	memset(line, 'x', big);
 	line[0] = '"';
-	if (send(fd, line, big, MSG_NOSIGNAL) < 0)
-		ck_abort_msg("send: %s (the VMM must take the rest of the line and drop it)", strerror(errno));
+	raw_send_n(fd, line, 160 << 10);
+	ck_assert_int_eq(raw_expect(fd, "Request too large", 5000), 1);
+	ck_assert_int_eq(raw_eof(fd, 5000), 0);
+	close(fd);
+	/* the same with 1 MiB: the VMM takes and drops the rest of the line */
+	fd = raw_session();
+	raw_send_n(fd, line, big);
 	ck_assert_int_eq(raw_expect(fd, "Request too large", 5000), 1);
 	ck_assert_int_eq(raw_eof(fd, 5000), 0);
 	close(fd);
@@ -365,8 +378,12 @@ START_TEST(test_too_many_clients)
 		fds[i] = raw_connect();
 		ck_assert_msg(raw_expect(fds[i], "\"QMP\"", 10000) == 1, "client %d got no greeting", i);
 	}
+	/* stopped, the VMM cannot take the connection before its client has gone */
+	ck_assert_int_eq(kill(vmm, SIGSTOP), 0);
+	ck_assert_int_eq(waitpid(vmm, NULL, WUNTRACED), vmm);
 	fd = raw_connect();
 	close(fd);
+	ck_assert_int_eq(kill(vmm, SIGCONT), 0);
 	fd = raw_connect();
 	ck_assert_int_eq(raw_expect(fd, "\"desc\": \"Too many clients\"", 10000), 1);
 	ck_assert_int_eq(raw_eof(fd, 5000), 0);
@@ -545,7 +562,8 @@ static void wait_event(struct qmp_client *c, const char *name)
 }
 
 /* During a long compaction (1 GiB, fragmented), its asker leaves: the main
- * thread must not spin until it ends. Meanwhile one client asks for more
+ * thread must not spin until it ends (it did, at 27% of the wall time on
+ * this 2-core machine; now ~1%). Meanwhile one client asks for more
  * compactions than a session may have pending (the last is refused) and
  * another asks for one: that one runs after the first of the greedy
  * client's, not after all of them. */
@@ -582,14 +600,15 @@ START_TEST(test_compaction_clients)
 	fprintf(stderr, "test_compaction_clients: main thread %ld ms of CPU in %lu ms (%.3f)\n",
 		cpu * 1000 / tick, (unsigned long)wall, ratio);
 	ck_assert_msg(wall >= 200, "the compaction took only %lu ms: nothing measured", (unsigned long)wall);
-	ck_assert_msg(ratio < 0.2, "main thread busy %.0f%% of the compaction", ratio * 100);
+	ck_assert_msg(ratio < 0.1, "main thread busy %.0f%% of the compaction", ratio * 100);
 
 	/* the other client's job came right after the greedy one's first */
 	got = raw_read_until(other, "\"id\":\"other\"}", 60000);
 	ck_assert_msg(got, "no reply to the other client");
+	*strstr(got, "\"id\":\"other\"}") = '\0';	/* what came before the reply */
 	ck_assert_msg(count(got, "\"event\":\"COMPACTION_END\"") == 3,
-		      "%d compactions ended before the other client's: %s",
-		      count(got, "\"event\":\"COMPACTION_END\""), got);
+		      "%d compactions ended before the other client's, not 3 (the leaver's, the greedy "
+		      "client's first, its own)", count(got, "\"event\":\"COMPACTION_END\""));
 	free(got);
 	close(greedy);
 	close(other);

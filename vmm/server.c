@@ -394,6 +394,7 @@ static void read_client(struct client *c)
 static void start_closing(struct client *c)
 {
 	c->closing = true;
+	c->in_head = c->in_len;		/* what it sent is not read any more */
 	c->deadline_ns = now_ns() + CLIENT_LINGER_MS * 1000000ULL;
 }
 
