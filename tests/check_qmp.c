@@ -2,6 +2,7 @@
  * refused with the right class and description, and the commands' answers
  * against the pool they describe. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -422,6 +423,70 @@ START_TEST(test_frame_map_states)
 }
 END_TEST
 
+/* A peer that takes a little less than comes each time: the output queue
+ * grows to megabytes, yet moves each byte O(1) times (moving all that was
+ * left at every send, as it did, is quadratic) and hands out every byte
+ * in order. */
+START_TEST(test_outq_moves_little)
+{
+	static char msg[44 << 10];
+	struct qmp_outq q = { 0 };
+	size_t max = 32 << 20, peak = 0;
+	uint64_t appended = 0, sent = 0, wrong = 0;
+
+	/* plain checks in the loops: a Check assertion per byte is far too slow */
+	while (appended < (16ULL << 20)) {
+		size_t n;
+
+		for (size_t i = 0; i < sizeof(msg); i++)
+			msg[i] = (char)((appended + i) % 251);
+		ck_assert_int_eq(qmp_outq_append(&q, msg, sizeof(msg), max), 0);
+		appended += sizeof(msg);
+		ck_assert_uint_le(q.cap, 2 * max);
+		for (size_t taken = 0; taken < (40 << 10) && qmp_outq_len(&q); taken += n) {
+			n = qmp_outq_len(&q) < 4096 ? qmp_outq_len(&q) : 4096;
+			for (size_t i = 0; i < n; i++)
+				wrong += qmp_outq_data(&q)[i] != (char)((sent + i) % 251);
+			qmp_outq_consume(&q, n);
+			sent += n;
+		}
+		if (qmp_outq_len(&q) > peak)
+			peak = qmp_outq_len(&q);
+	}
+	ck_assert_uint_gt(peak, 1 << 20);
+	while (qmp_outq_len(&q)) {
+		size_t n = qmp_outq_len(&q) < 4096 ? qmp_outq_len(&q) : 4096;
+
+		for (size_t i = 0; i < n; i++)
+			wrong += qmp_outq_data(&q)[i] != (char)((sent + i) % 251);
+		qmp_outq_consume(&q, n);
+		sent += n;
+	}
+	ck_assert_uint_eq(wrong, 0);
+	ck_assert_uint_eq(sent, appended);
+	ck_assert_msg(q.moved <= appended, "%lu bytes moved for %lu appended",
+		      (unsigned long)q.moved, (unsigned long)appended);
+	qmp_outq_free(&q);
+}
+END_TEST
+
+/* The queue's bound: what would pass it is refused, and nothing changes. */
+START_TEST(test_outq_bound)
+{
+	struct qmp_outq q = { 0 };
+	char text[100] = "";
+
+	ck_assert_int_eq(qmp_outq_append(&q, text, 100, 150), 0);
+	ck_assert_int_eq(qmp_outq_append(&q, text, 51, 150), -ENOBUFS);
+	ck_assert_uint_eq(qmp_outq_len(&q), 100);
+	ck_assert_int_eq(qmp_outq_append(&q, text, 50, 150), 0);
+	qmp_outq_consume(&q, 100);
+	ck_assert_int_eq(qmp_outq_append(&q, text, 100, 150), 0);
+	ck_assert_uint_eq(qmp_outq_len(&q), 150);
+	qmp_outq_free(&q);
+}
+END_TEST
+
 START_TEST(test_stop_cont_quit)
 {
 	negotiate();
@@ -452,6 +517,8 @@ int main(void)
 	tcase_add_test(tc, test_compact_reports_and_events);
 	tcase_add_test(tc, test_frame_map);
 	tcase_add_test(tc, test_frame_map_states);
+	tcase_add_test(tc, test_outq_moves_little);
+	tcase_add_test(tc, test_outq_bound);
 	tcase_add_test(tc, test_stop_cont_quit);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -96,6 +97,79 @@ void qmp_send_greeting(struct qmp_session *s)
 	json_object_object_add(msg, "QMP", qmp);
 	qmp_send(s, msg);
 }
+
+/* ---- output queue ---- */
+
+#define QMP_OUTQ_KEEP		(64u << 10)	/* an emptied buffer larger than this is freed */
+
+/* Room for len more bytes at the tail: move the queued part to the front
+ * when that costs no more than what was sent since it last moved,
+ * otherwise grow by doubling (at most to twice max, which suffices: since
+ * less than half the buffer is sent, the rest fits). */
+static int outq_reserve(struct qmp_outq *q, size_t len, size_t max)
+{
+	size_t live = q->tail - q->head, cap;
+	char *buf;
+
+	if (q->tail + len <= q->cap)
+		return 0;
+	if (q->head >= live) {
+		memmove(q->buf, q->buf + q->head, live);
+		q->moved += live;
+		q->head = 0;
+		q->tail = live;
+		if (live + len <= q->cap)
+			return 0;
+	}
+	cap = q->cap ? q->cap * 2 : 4096;
+	if (cap > 2 * max)
+		cap = 2 * max;
+	if (cap < q->tail + len)
+		cap = q->tail + len;
+	buf = realloc(q->buf, cap);
+	if (!buf)
+		return -ENOMEM;
+	q->buf = buf;
+	q->cap = cap;
+	return 0;
+}
+
+int qmp_outq_append(struct qmp_outq *q, const char *text, size_t len, size_t max)
+{
+	int err;
+
+	if (qmp_outq_len(q) + len > max)
+		return -ENOBUFS;
+	err = outq_reserve(q, len, max);
+	if (err)
+		return err;
+	memcpy(q->buf + q->tail, text, len);
+	q->tail += len;
+	return 0;
+}
+
+void qmp_outq_consume(struct qmp_outq *q, size_t n)
+{
+	q->head += n;
+	if (q->head == q->tail)
+		qmp_outq_clear(q);
+}
+
+void qmp_outq_clear(struct qmp_outq *q)
+{
+	q->head = q->tail = 0;
+	if (q->cap > QMP_OUTQ_KEEP)
+		qmp_outq_free(q);
+}
+
+void qmp_outq_free(struct qmp_outq *q)
+{
+	free(q->buf);
+	q->buf = NULL;
+	q->head = q->tail = q->cap = 0;
+}
+
+/* ---- sessions ---- */
 
 static const struct qmp_command *find_command(const char *name)
 {

@@ -32,6 +32,37 @@ struct qmp_session {
 	void *send_arg;
 };
 
+/*
+ * Bytes queued for a peer: appended at the tail, sent from the head, so
+ * sending part of it moves nothing. The unsent part moves to the front
+ * only once at least as much has been sent since it last moved: each byte
+ * is moved O(1) times on average, however little the peer takes at a time.
+ */
+struct qmp_outq {
+	char *buf;
+	size_t head, tail, cap;		/* [head, tail) is queued */
+	uint64_t moved;			/* bytes moved to the front, in all */
+};
+
+/* Appends len bytes, unless more than max would then be queued (-ENOBUFS);
+ * -ENOMEM. The buffer never grows past twice max. */
+int qmp_outq_append(struct qmp_outq *q, const char *text, size_t len, size_t max);
+/* The first n queued bytes have been sent. */
+void qmp_outq_consume(struct qmp_outq *q, size_t n);
+/* Drops all that is queued. */
+void qmp_outq_clear(struct qmp_outq *q);
+void qmp_outq_free(struct qmp_outq *q);
+
+static inline size_t qmp_outq_len(const struct qmp_outq *q)
+{
+	return q->tail - q->head;
+}
+
+static inline const char *qmp_outq_data(const struct qmp_outq *q)
+{
+	return q->buf + q->head;
+}
+
 enum qmp_arg_type { QMP_INT, QMP_STR, QMP_BOOL };
 
 struct qmp_arg {

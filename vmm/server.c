@@ -1,6 +1,5 @@
 /* Control socket server: sockets, sessions, the compaction worker. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@
 /* A client the server closes (request too large, no negotiation) gets this
  * long to take its last reply and close its side. */
 #define CLIENT_LINGER_MS	1000
-#define OUT_KEEP		(64u << 10)	/* an emptied buffer larger than this is freed */
 
 /*
  * A client's queued output is bounded: one that does not read is dropped
@@ -39,8 +37,7 @@ struct client {
 	int fd;
 	int pollidx;			/* its entry in the poll set, or -1 */
 	struct qmp_session qmp;
-	char *out;			/* [out_head, out_len) still to send */
-	size_t out_head, out_len, out_cap;
+	struct qmp_outq out;		/* still to send */
 	size_t in_head, in_len;		/* [in_head, in_len) read, not yet fed */
 	uint64_t deadline_ns;		/* for qmp_capabilities; when closing, to close */
 	bool eof;			/* the peer shut its side: nothing more to read */
@@ -249,90 +246,49 @@ static void cancel_jobs(struct server *s, struct client *c)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* ---- output: a buffer with a head, so sending never moves what is left ---- */
-
-/* Room for len more bytes. The unsent part moves to the front only when
- * at least as much has been sent since it last moved, so each byte is
- * moved O(1) times; otherwise the buffer grows by doubling. Since the
- * unsent part is within MAX_OUTPUT, the buffer stays within twice that. */
-static bool out_reserve(struct client *c, size_t len)
-{
-	size_t live = c->out_len - c->out_head, cap;
-	char *out;
-
-	if (c->out_len + len <= c->out_cap)
-		return true;
-	if (c->out_head >= live) {
-		memmove(c->out, c->out + c->out_head, live);
-		c->out_head = 0;
-		c->out_len = live;
-		if (live + len <= c->out_cap)
-			return true;
-	}
-	cap = c->out_cap ? c->out_cap * 2 : 4096;
-	if (cap > 2 * MAX_OUTPUT)
-		cap = 2 * MAX_OUTPUT;
-	if (cap < c->out_len + len)
-		cap = c->out_len + len;
-	out = realloc(c->out, cap);
-	if (!out)
-		return false;
-	c->out = out;
-	c->out_cap = cap;
-	return true;
-}
-
-static void out_reset(struct client *c)
-{
-	c->out_head = c->out_len = 0;
-	if (c->out_cap > OUT_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
-}
-
 static void client_send(void *arg, const char *text, size_t len)
 {
 	struct client *c = arg;
-	size_t queued = c->out_len - c->out_head;
+	int err;
 
 	if (c->dead || c->gone)
 		return;
-	if (queued + len > MAX_OUTPUT) {
+	err = qmp_outq_append(&c->out, text, len, MAX_OUTPUT);
+	if (!err)
+		return;
+	if (err == -ENOBUFS)
 		fprintf(stderr, "vmdefrag: control socket: dropping session %lu, which does not read: "
 			"%zu bytes queued, %zu more would pass the bound of %zu\n",
-			(unsigned long)c->qmp.id, queued, len, MAX_OUTPUT);
-		c->dead = true;
-		return;
-	}
-	if (!out_reserve(c, len)) {
+			(unsigned long)c->qmp.id, qmp_outq_len(&c->out), len, MAX_OUTPUT);
+	else
 		fprintf(stderr, "vmdefrag: control socket: dropping session %lu: out of memory\n",
 			(unsigned long)c->qmp.id);
-		c->dead = true;
-		return;
-	}
-	memcpy(c->out + c->out_len, text, len);
-	c->out_len += len;
+	c->dead = true;
+}
+
+/* The peer has closed: what it sent is still served, but no reply can
+ * reach it. */
+static void set_gone(struct client *c)
+{
+	c->gone = true;
+	qmp_outq_clear(&c->out);
 }
 
 static void write_client(struct client *c)
 {
 	ssize_t n;
 
-	if (c->dead || c->gone || c->out_head == c->out_len)
+	if (c->dead || c->gone || !qmp_outq_len(&c->out))
 		return;
-	n = send(c->fd, c->out + c->out_head, c->out_len - c->out_head, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = send(c->fd, qmp_outq_data(&c->out), qmp_outq_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0) {
 		if (errno == EPIPE || errno == ECONNRESET)
-			c->gone = true;
+			set_gone(c);
 		else if (errno != EAGAIN && errno != EINTR)
 			c->dead = true;
 		return;
 	}
-	c->out_head += (size_t)n;
-	if (c->out_head == c->out_len)
-		out_reset(c);
+	qmp_outq_consume(&c->out, (size_t)n);
 }
 
 /* ---- sessions ---- */
@@ -415,7 +371,7 @@ static void serve_requests(struct client *c)
  * (or the linger time ends), so the reply is not lost to a reset. */
 static void linger(struct client *c)
 {
-	if (!c->closing || c->shut || c->out_head < c->out_len)
+	if (!c->closing || c->shut || qmp_outq_len(&c->out))
 		return;
 	shutdown(c->fd, SHUT_WR);
 	c->shut = true;
@@ -423,11 +379,8 @@ static void linger(struct client *c)
 
 static void client_io(struct client *c, short revents)
 {
-	if (revents & (POLLHUP | POLLERR)) {
-		/* fully closed: what it sent is still served, but no reply can reach it */
-		c->gone = true;
-		out_reset(c);
-	}
+	if (revents & (POLLHUP | POLLERR))
+		set_gone(c);
 	if (revents & (POLLIN | POLLHUP | POLLERR))
 		read_client(c);
 	serve_requests(c);
@@ -466,7 +419,7 @@ static bool client_finished(const struct client *c)
 		return c->gone || (c->shut && c->eof);
 	if (c->gone)
 		return c->eof && !unread;
-	return c->eof && !unread && !c->qmp.pending_replies && c->out_head == c->out_len;
+	return c->eof && !unread && !c->qmp.pending_replies && !qmp_outq_len(&c->out);
 }
 
 static void free_client(struct server *s, struct client *c)
@@ -474,7 +427,7 @@ static void free_client(struct server *s, struct client *c)
 	cancel_jobs(s, c);
 	qmp_session_destroy(&c->qmp);
 	close(c->fd);
-	free(c->out);
+	qmp_outq_free(&c->out);
 	free(c);
 	s->nr_clients--;
 }
@@ -656,7 +609,7 @@ void server_flush(struct server *s)
 
 		for (struct client *c = s->clients; c && n < SERVER_MAX_CLIENTS; c = c->next) {
 			write_client(c);
-			if (!c->dead && !c->gone && c->out_head < c->out_len)
+			if (!c->dead && !c->gone && qmp_outq_len(&c->out))
 				fds[n++] = (struct pollfd){ c->fd, POLLOUT, 0 };
 		}
 		left = ms_left(deadline);
@@ -718,7 +671,7 @@ static short client_events(const struct client *c)
 
 	if (!c->eof && c->in_head == c->in_len)
 		ev |= POLLIN;
-	if (!c->gone && c->out_head < c->out_len)
+	if (!c->gone && qmp_outq_len(&c->out))
 		ev |= POLLOUT;
 	return ev;
 }
