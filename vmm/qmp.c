@@ -113,7 +113,7 @@ static int outq_reserve(struct qmp_outq *q, size_t len, size_t max)
 
 	if (q->tail + len <= q->cap)
 		return 0;
-	if (q->head >= live) {
+	if (q->head && q->head >= live) {
 		memmove(q->buf, q->buf + q->head, live);
 		q->moved += live;
 		q->head = 0;
