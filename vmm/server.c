@@ -26,8 +26,10 @@
  * rather than let it grow without end. The bound must hold the largest
  * single reply, the frame map of the largest pool: --mem 63G and --plug 63G
  * (the most builtin-run.c accepts) are 33,030,144 frames, 4 bits each,
- * 16,515,072 bytes, 22,020,096 in base64, plus the JSON around it. On top
- * of that, 10 MiB for the events and smaller replies queued beside it.
+ * 16,515,072 bytes, 22,020,096 in base64, plus the JSON around it (no
+ * base64 '/' for json-c to escape: states are at most 5, so every nibble's
+ * top bit is 0). On top of that, 10 MiB for the events and smaller
+ * replies queued beside it: 31 MiB in all.
  */
 #define LARGEST_POOL_FRAMES	((63ULL << 30) * 2 / FRAME_SIZE)
 #define LARGEST_REPLY		(((LARGEST_POOL_FRAMES + 1) / 2 + 2) / 3 * 4 + 1024)
