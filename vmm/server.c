@@ -25,7 +25,8 @@
  * A client's queued output is bounded: one that does not read is dropped
  * rather than let it grow without end. The bound must hold the largest
  * single reply, the frame map of the largest pool: --mem 63G and --plug 63G
- * (the most builtin-run.c accepts) are 33,030,144 frames, 4 bits each,
+ * (the most builtin-run.c accepts; the pool has --mem's frames today, the
+ * plug area's may join it) are 33,030,144 frames, 4 bits each,
  * 16,515,072 bytes, 22,020,096 in base64, plus the JSON around it (no
  * base64 '/' for json-c to escape: states are at most 5, so every nibble's
  * top bit is 0). On top of that, 10 MiB for the events and smaller
