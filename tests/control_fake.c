@@ -50,17 +50,40 @@ static void op_event(struct control *ctl, struct json_object *event)
 		json_object_put(event);
 }
 
-static void op_submit(struct control *ctl, struct compact_job *job)
+static void run_job(struct fake *f, struct compact_job *job)
 {
-	struct fake *f = fake_of(ctl);
-
-	control_run_job(ctl, job);
+	control_run_job(&f->ctl, job);
 	if (job->session_id == f->session.id) {
 		f->session.pending_replies--;
 		qmp_send(&f->session, qmp_make_return(control_job_result(job), job->id));
 	}
 	json_object_put(job->id);
 	free(job);
+}
+
+static void op_submit(struct control *ctl, struct compact_job *job)
+{
+	struct fake *f = fake_of(ctl);
+	struct compact_job **p = &f->jobs;
+
+	if (!f->defer_jobs) {
+		run_job(f, job);
+		return;
+	}
+	while (*p)
+		p = &(*p)->next;
+	job->next = NULL;
+	*p = job;
+}
+
+void fake_run_jobs(struct fake *f)
+{
+	while (f->jobs) {
+		struct compact_job *job = f->jobs;
+
+		f->jobs = job->next;
+		run_job(f, job);
+	}
 }
 
 static const struct control_ops fake_ops = {
@@ -87,14 +110,21 @@ static void capture(void *arg, const char *text, size_t len)
 
 void fake_init(struct fake *f)
 {
+	fake_init_scenario(f, "random");
+}
+
+void fake_init_scenario(struct fake *f, const char *scenario)
+{
 	struct scenario sc;
 
 	memset(f, 0, sizeof(*f));
 	pool_create(&f->pool, POOL_ANON, 8192, NULL);
 	p2m_init(&f->p2m, &f->pool.zone, 8192);
-	scenario_init(&sc, &f->pool.zone, &f->p2m);
-	scenario_generate(&sc, "random", 1);
-	scenario_destroy(&sc);
+	if (scenario) {
+		scenario_init(&sc, &f->pool.zone, &f->p2m);
+		scenario_generate(&sc, scenario, 1);
+		scenario_destroy(&sc);
+	}
 	compactor_init(&f->compactor, &f->pool.zone, &f->p2m, copy_mover, &f->pool);
 	kcompactd_init(&f->kcompactd, &f->compactor);
 	f->ctl.pool = &f->pool;
@@ -129,6 +159,13 @@ const char *fake_talk(struct fake *f, const char *text)
 
 void fake_destroy(struct fake *f)
 {
+	while (f->jobs) {
+		struct compact_job *job = f->jobs;
+
+		f->jobs = job->next;
+		json_object_put(job->id);
+		free(job);
+	}
 	qmp_session_destroy(&f->session);
 	p2m_destroy(&f->p2m);
 	pool_destroy(&f->pool);

@@ -1,6 +1,7 @@
 /* A control backend without KVM, for the QMP unit tests and the fuzz
  * target: a fragmented 32 MiB pool, a compactor with a mover that copies
- * bytes, compaction jobs run at once, events and output captured. */
+ * bytes, compaction jobs run at once (or when the test says), events and
+ * output captured. */
 #ifndef TESTS_CONTROL_FAKE_H
 #define TESTS_CONTROL_FAKE_H
 
@@ -19,9 +20,16 @@ struct fake {
 	char *out;			/* everything sent to the client */
 	size_t out_len, out_cap;
 	int running, quit;
+	int defer_jobs;			/* queue compactions until fake_run_jobs() */
+	struct compact_job *jobs;
 };
 
 void fake_init(struct fake *f);
+/* The same over a pool prepared by a scenario (mm/scenario.c), or left
+ * all free when scenario is NULL. */
+void fake_init_scenario(struct fake *f, const char *scenario);
+/* Runs the deferred compactions, in order, replying to each. */
+void fake_run_jobs(struct fake *f);
 void fake_destroy(struct fake *f);
 /* A new session on the same backend (greeting sent), output cleared. */
 void fake_new_session(struct fake *f);

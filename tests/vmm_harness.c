@@ -43,6 +43,14 @@ static uint64_t ms_now(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The VMM starts with the signal dispositions a shell gives it: a test
+ * that ignores SIGPIPE for itself must not hide a VMM that would die of it
+ * (ignored signals stay ignored across exec). */
+static void vmm_child_signals(void)
+{
+	signal(SIGPIPE, SIG_DFL);
+}
+
 struct sink {
 	char *buf;
 	size_t len, cap;
@@ -90,6 +98,7 @@ void run_vmm(struct vmm_result *r, int timeout_s, int signal_after_ms, int sig, 
 		dup2(errp[1], 2);
 		close(outp[0]);
 		close(errp[0]);
+		vmm_child_signals();
 		execv(vmdefrag, argv);
 		fprintf(stderr, "exec %s: %s\n", vmdefrag, strerror(errno));
 		_exit(127);
@@ -174,6 +183,7 @@ pid_t spawn_vmm(const char *out_path, ...)
 
 		dup2(fd, 1);
 		dup2(fd, 2);
+		vmm_child_signals();
 		execv(vmdefrag, argv);
 		_exit(127);
 	}

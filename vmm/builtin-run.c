@@ -243,7 +243,9 @@ static void serve(struct vm *vm, struct server *srv)
 		fds[0] = (struct pollfd){ vm->stop_efd, POLLIN, 0 };
 		fds[1] = (struct pollfd){ sfd, POLLIN, 0 };
 		n = server_pollfds(srv, fds + 2, (int)(sizeof(fds) / sizeof(fds[0])) - 2);
-		if (poll(fds, (nfds_t)(n + 2), -1) < 0) {
+		/* the server's deadlines (clients that never negotiate, closing
+		 * clients) wake the loop: no busy loop, no forgotten client */
+		if (poll(fds, (nfds_t)(n + 2), server_timeout_ms(srv)) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("vmdefrag: poll");

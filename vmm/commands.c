@@ -384,6 +384,13 @@ static enum qmp_outcome cmd_compact(struct control *ctl, struct qmp_call *call)
 			      "Compaction moves 4 KiB frames, which a hugetlb pool cannot map");
 		return QMP_ERROR;
 	}
+	/* the worker runs one compaction at a time for every client */
+	if (call->session->pending_replies >= QMP_MAX_PENDING) {
+		qmp_set_error(call, "GenericError",
+			      "Too many compactions pending for this session (at most %d): "
+			      "wait for a reply before asking for more", QMP_MAX_PENDING);
+		return QMP_ERROR;
+	}
 	job = calloc(1, sizeof(*job));
 	if (!job) {
 		qmp_set_error(call, "GenericError", "Out of memory");

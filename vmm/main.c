@@ -1,4 +1,5 @@
 /* vmdefrag: a KVM VMM whose point is guest memory. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@ int main(int argc, char **argv)
 {
 	uint64_t t_start = now_ns();
 
+	/* a peer that has gone (a control client, a closed stdout pipe) is an
+	 * error to handle where the write fails, never a reason to die */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (!strcmp(argv[1], commands[i].name))

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -96,6 +97,79 @@ void qmp_send_greeting(struct qmp_session *s)
 	json_object_object_add(msg, "QMP", qmp);
 	qmp_send(s, msg);
 }
+
+/* ---- output queue ---- */
+
+#define QMP_OUTQ_KEEP		(64u << 10)	/* an emptied buffer larger than this is freed */
+
+/* Room for len more bytes at the tail: move the queued part to the front
+ * when that costs no more than what was sent since it last moved,
+ * otherwise grow by doubling (at most to twice max, which suffices: since
+ * less than half the buffer is sent, the rest fits). */
+static int outq_reserve(struct qmp_outq *q, size_t len, size_t max)
+{
+	size_t live = q->tail - q->head, cap;
+	char *buf;
+
+	if (q->tail + len <= q->cap)
+		return 0;
+	if (q->head && q->head >= live) {
+		memmove(q->buf, q->buf + q->head, live);
+		q->moved += live;
+		q->head = 0;
+		q->tail = live;
+		if (live + len <= q->cap)
+			return 0;
+	}
+	cap = q->cap ? q->cap * 2 : 4096;
+	if (cap > 2 * max)
+		cap = 2 * max;
+	if (cap < q->tail + len)
+		cap = q->tail + len;
+	buf = realloc(q->buf, cap);
+	if (!buf)
+		return -ENOMEM;
+	q->buf = buf;
+	q->cap = cap;
+	return 0;
+}
+
+int qmp_outq_append(struct qmp_outq *q, const char *text, size_t len, size_t max)
+{
+	int err;
+
+	if (qmp_outq_len(q) + len > max)
+		return -ENOBUFS;
+	err = outq_reserve(q, len, max);
+	if (err)
+		return err;
+	memcpy(q->buf + q->tail, text, len);
+	q->tail += len;
+	return 0;
+}
+
+void qmp_outq_consume(struct qmp_outq *q, size_t n)
+{
+	q->head += n;
+	if (q->head == q->tail)
+		qmp_outq_clear(q);
+}
+
+void qmp_outq_clear(struct qmp_outq *q)
+{
+	q->head = q->tail = 0;
+	if (q->cap > QMP_OUTQ_KEEP)
+		qmp_outq_free(q);
+}
+
+void qmp_outq_free(struct qmp_outq *q)
+{
+	free(q->buf);
+	q->buf = NULL;
+	q->head = q->tail = q->cap = 0;
+}
+
+/* ---- sessions ---- */
 
 static const struct qmp_command *find_command(const char *name)
 {
@@ -239,39 +313,138 @@ static void dispatch(struct qmp_session *s, struct json_object *req)
 		qmp_send(s, qmp_make_error(call.err_class, call.err_desc, call.id));
 }
 
+/* Bytes checked for reset bytes at a time: each byte is checked once,
+ * however many requests a read holds. */
+#define QMP_SCAN_WINDOW		4096
+
+/* qmp-spec.rst: a byte that is never part of UTF-8 JSON text, or an ASCII
+ * control character other than tab, CR and LF, forces the parser back
+ * into a known state. */
+static bool is_reset_byte(unsigned char c)
+{
+	return c >= 0xfe || (c < 0x20 && c != '\t' && c != '\r' && c != '\n');
+}
+
+/* Returns how many requests were answered: 1 when a partly read request
+ * was dropped (its sender learns it will get no other reply), else 0. */
+static unsigned int parser_reset(struct qmp_session *s)
+{
+	bool dropped = s->pending;
+
+	json_tokener_reset(s->tok);
+	s->pending = 0;
+	s->skipping = false;
+	if (dropped)
+		qmp_send(s, qmp_make_error("GenericError",
+					   "JSON parse error, request dropped at a reset byte", NULL));
+	return dropped;
+}
+
+static void parse_error(struct qmp_session *s, enum json_tokener_error jerr)
+{
+	char desc[160];
+
+	snprintf(desc, sizeof(desc), "JSON parse error, %s", json_tokener_error_desc(jerr));
+	qmp_send(s, qmp_make_error("GenericError", desc, NULL));
+	json_tokener_reset(s->tok);
+	s->pending = 0;
+	s->skipping = true;
+}
+
+static size_t skip_line(struct qmp_session *s, const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+
+	if (!nl)
+		return len;
+	s->skipping = false;
+	return (size_t)(nl - buf) + 1;
+}
+
+/* Whitespace between requests: not part of any request's size. */
+static size_t skip_space(const char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && (buf[n] == ' ' || buf[n] == '\t' || buf[n] == '\r' || buf[n] == '\n'))
+		n++;
+	return n;
+}
+
+/* One step over buf, which holds no reset byte: skips, or parses up to the
+ * end of one request and answers it (after a parse error, also skips the
+ * rest of the line). Returns the bytes used, at least 1; counts answered
+ * requests in *answered. */
+static size_t parse_step(struct qmp_session *s, const char *buf, size_t len,
+			 unsigned int *answered)
+{
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	size_t used;
+
+	if (s->skipping)
+		return skip_line(s, buf, len);
+	if (!s->pending && (used = skip_space(buf, len)))
+		return used;
+	obj = json_tokener_parse_ex(s->tok, buf, (int)len);
+	jerr = json_tokener_get_error(s->tok);
+	used = json_tokener_get_parse_end(s->tok);
+	if (obj) {
+		json_tokener_reset(s->tok);
+		s->pending = 0;
+		(*answered)++;
+		dispatch(s, obj);
+		json_object_put(obj);
+		return used ? used : len;
+	}
+	if (jerr == json_tokener_continue) {
+		s->pending += len;
+		if (s->pending > QMP_MAX_REQUEST) {
+			qmp_send(s, qmp_make_error("GenericError",
+						   "Request too large (more than 65536 bytes), closing",
+						   NULL));
+			s->closing = true;
+		}
+		return len;
+	}
+	parse_error(s, jerr);
+	(*answered)++;
+	if (used > len)
+		used = len;
+	return used + skip_line(s, buf + used, len - used);
+}
+
+/* Bytes from buf up to the first reset byte, looking at most a window ahead. */
+static size_t clean_span(const char *buf, size_t len)
+{
+	size_t n = 0, max = len < QMP_SCAN_WINDOW ? len : QMP_SCAN_WINDOW;
+
+	while (n < max && !is_reset_byte((unsigned char)buf[n]))
+		n++;
+	return n;
+}
+
+size_t qmp_session_feed_some(struct qmp_session *s, const char *buf, size_t len,
+			     unsigned int max)
+{
+	unsigned int answered = 0;
+	size_t done = 0;
+
+	while (done < len && !s->closing && (!max || answered < max)) {
+		size_t end = done + clean_span(buf + done, len - done);
+
+		if (end == done) {
+			answered += parser_reset(s);
+			done++;
+			continue;
+		}
+		while (done < end && !s->closing && (!max || answered < max))
+			done += parse_step(s, buf + done, end - done, &answered);
+	}
+	return done;
+}
+
 void qmp_session_feed(struct qmp_session *s, const char *buf, size_t len)
 {
-	while (len && !s->closing) {
-		struct json_object *obj = json_tokener_parse_ex(s->tok, buf, (int)len);
-		enum json_tokener_error jerr = json_tokener_get_error(s->tok);
-		size_t used = json_tokener_get_parse_end(s->tok);
-
-		if (used > len || !used)
-			used = len;
-		if (obj) {
-			s->pending = 0;
-			dispatch(s, obj);
-			json_object_put(obj);
-			json_tokener_reset(s->tok);
-		} else if (jerr == json_tokener_continue) {
-			s->pending += used;
-			if (s->pending > QMP_MAX_REQUEST) {
-				qmp_send(s, qmp_make_error("GenericError",
-							   "Request too large (more than 65536 bytes), closing",
-							   NULL));
-				s->closing = true;
-			}
-		} else {
-			char desc[160];
-
-			/* like QEMU: report, forget this input, keep the connection */
-			snprintf(desc, sizeof(desc), "JSON parse error, %s", json_tokener_error_desc(jerr));
-			qmp_send(s, qmp_make_error("GenericError", desc, NULL));
-			json_tokener_reset(s->tok);
-			s->pending = 0;
-			return;
-		}
-		buf += used;
-		len -= used;
-	}
+	qmp_session_feed_some(s, buf, len, 0);
 }

@@ -12,12 +12,17 @@
 #include <stdint.h>
 
 #define QMP_MAX_REQUEST		(64 * 1024)	/* bytes of one request */
+/* Replies a session may be waiting for (compactions queued or running):
+ * QEMU tells clients to keep at most 8 requests in flight, and one client
+ * must not hold the single compaction worker for everyone else. */
+#define QMP_MAX_PENDING		8
 
 struct control;
 
 struct qmp_session {
 	struct json_tokener *tok;
 	size_t pending;			/* bytes of the request being read */
+	bool skipping;			/* after a parse error: up to the next newline */
 	bool negotiated;
 	bool closing;			/* close once the output is flushed */
 	unsigned int pending_replies;	/* QMP_LATER replies still to come */
@@ -26,6 +31,37 @@ struct qmp_session {
 	void (*send)(void *arg, const char *text, size_t len);
 	void *send_arg;
 };
+
+/*
+ * Bytes queued for a peer: appended at the tail, sent from the head, so
+ * sending part of it moves nothing. The unsent part moves to the front
+ * only once at least as much has been sent since it last moved: each byte
+ * is moved O(1) times on average, however little the peer takes at a time.
+ */
+struct qmp_outq {
+	char *buf;
+	size_t head, tail, cap;		/* [head, tail) is queued */
+	uint64_t moved;			/* bytes moved to the front, in all */
+};
+
+/* Appends len bytes, unless more than max would then be queued (-ENOBUFS);
+ * -ENOMEM. The buffer never grows past twice max. */
+int qmp_outq_append(struct qmp_outq *q, const char *text, size_t len, size_t max);
+/* The first n queued bytes have been sent. */
+void qmp_outq_consume(struct qmp_outq *q, size_t n);
+/* Drops all that is queued. */
+void qmp_outq_clear(struct qmp_outq *q);
+void qmp_outq_free(struct qmp_outq *q);
+
+static inline size_t qmp_outq_len(const struct qmp_outq *q)
+{
+	return q->tail - q->head;
+}
+
+static inline const char *qmp_outq_data(const struct qmp_outq *q)
+{
+	return q->buf + q->head;
+}
 
 enum qmp_arg_type { QMP_INT, QMP_STR, QMP_BOOL };
 
@@ -59,8 +95,22 @@ void qmp_session_init(struct qmp_session *s, struct control *ctl, uint64_t id,
 		      void (*send)(void *arg, const char *text, size_t len), void *arg);
 void qmp_session_destroy(struct qmp_session *s);
 void qmp_send_greeting(struct qmp_session *s);
-/* Feeds bytes from the peer; parses and answers every complete request. */
+/*
+ * Feeds bytes from the peer; parses and answers every complete request,
+ * in order. After a JSON parse error (answered with an error, no id) the
+ * rest of that line is skipped and parsing starts afresh after its '\n'.
+ * A reset byte (0xFE, 0xFF, or an ASCII control character other than tab,
+ * CR and LF: qmp-spec.rst's way to force the parser into a known state)
+ * drops a request read only in part, answering it with an error, and ends
+ * the skipping. A request longer than QMP_MAX_REQUEST is answered with an
+ * error and the session is closing: nothing more is read.
+ */
 void qmp_session_feed(struct qmp_session *s, const char *buf, size_t len);
+/* The same, stopping once max requests (parse errors and dropped requests
+ * included) were answered; 0 is no limit. Returns the bytes used: the rest
+ * is for a later call, unless the session is closing. */
+size_t qmp_session_feed_some(struct qmp_session *s, const char *buf, size_t len,
+			     unsigned int max);
 
 /* Sends a message object (consumed) as one line. */
 void qmp_send(struct qmp_session *s, struct json_object *msg);

@@ -1,6 +1,5 @@
 /* Control socket server: sockets, sessions, the compaction worker. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +13,45 @@
 #include "vmm/server.h"
 #include "vmm/vm.h"
 
-#define MAX_OUTPUT	(32u << 20)	/* a client that reads nothing is dropped */
+#define CLIENT_READ_CHUNK	16384	/* bytes read from a client at a time */
+/* Requests answered per client per poll round: one client pipelining
+ * thousands of requests gets its turn like everyone else. */
+#define CLIENT_ROUND_REQUESTS	8
+/* A client the server closes (request too large, no negotiation) gets this
+ * long to take its last reply and close its side. */
+#define CLIENT_LINGER_MS	1000
+
+/*
+ * A client's queued output is bounded: one that does not read is dropped
+ * rather than let it grow without end. The bound must hold the largest
+ * single reply, the frame map of the largest pool: --mem 63G and --plug 63G
+ * (the most builtin-run.c accepts; the pool has --mem's frames today, the
+ * plug area's may join it) are 33,030,144 frames, 4 bits each,
+ * 16,515,072 bytes, 22,020,096 in base64, plus the JSON around it (no
+ * base64 '/' for json-c to escape: states are at most 5, so every nibble's
+ * top bit is 0). On top of that, 10 MiB for the events and smaller
+ * replies queued beside it: 31 MiB in all.
+ */
+#define LARGEST_POOL_FRAMES	((63ULL << 30) * 2 / FRAME_SIZE)
+#define LARGEST_REPLY		(((LARGEST_POOL_FRAMES + 1) / 2 + 2) / 3 * 4 + 1024)
+#define MAX_OUTPUT		((size_t)LARGEST_REPLY + (10u << 20))
 
 struct client {
 	int fd;
+	int pollidx;			/* its entry in the poll set, or -1 */
 	struct qmp_session qmp;
-	char *out;
-	size_t out_len, out_cap;
-	bool eof;			/* the peer shut its side: answer, then close */
-	bool dead;
+	struct qmp_outq out;		/* still to send */
+	size_t in_head, in_len;		/* [in_head, in_len) read, not yet fed */
+	uint64_t deadline_ns;		/* for qmp_capabilities; when closing, to close */
+	bool eof;			/* the peer shut its side: nothing more to read */
+	bool gone;			/* the peer closed: output goes nowhere */
+	bool closing;			/* we close: last output, SHUT_WR, input discarded */
+	bool shut;			/* our side is shut */
+	bool dead;			/* to be freed at the next sweep */
+	bool job_queued;		/* one of its compactions is with the worker */
+	struct compact_job *jobs;	/* its other compactions, in order */
 	struct client *next;
+	char in[CLIENT_READ_CHUNK];
 };
 
 static struct server *server_of(struct control *ctl)
@@ -37,6 +65,20 @@ static void wake(struct server *s)
 
 	if (write(s->wake_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		perror("vmdefrag: eventfd");
+}
+
+static struct client *find_client(struct server *s, uint64_t session)
+{
+	for (struct client *c = s->clients; c; c = c->next)
+		if (c->qmp.id == session)
+			return c;
+	return NULL;
+}
+
+static void free_job(struct compact_job *job)
+{
+	json_object_put(job->id);
+	free(job);
 }
 
 /* ---- control ops for the VMM ---- */
@@ -107,10 +149,8 @@ static void op_quit(struct control *ctl)
 	vm_stop(server_of(ctl)->vm, 0);
 }
 
-static void op_submit(struct control *ctl, struct compact_job *job)
+static void queue_job(struct server *s, struct compact_job *job)
 {
-	struct server *s = server_of(ctl);
-
 	pthread_mutex_lock(&s->lock);
 	job->next = NULL;
 	if (s->todo_tail)
@@ -120,6 +160,27 @@ static void op_submit(struct control *ctl, struct compact_job *job)
 	s->todo_tail = job;
 	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* The worker's queue holds one job per session at most, so it serves the
+ * sessions round-robin: a session's next job joins the queue's tail only
+ * when its previous one is done. Main thread only, like all client state. */
+static void op_submit(struct control *ctl, struct compact_job *job)
+{
+	struct server *s = server_of(ctl);
+	struct client *c = find_client(s, job->session_id);
+	struct compact_job **p;
+
+	if (c && c->job_queued) {
+		for (p = &c->jobs; *p; p = &(*p)->next)
+			;
+		job->next = NULL;
+		*p = job;
+		return;
+	}
+	if (c)
+		c->job_queued = true;
+	queue_job(s, job);
 }
 
 static const struct control_ops vmm_ops = {
@@ -159,32 +220,81 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* ---- sessions ---- */
+/* A session that has gone: its jobs not yet started are never run. */
+static void cancel_jobs(struct server *s, struct client *c)
+{
+	struct compact_job *prev = NULL;
+
+	while (c->jobs) {
+		struct compact_job *job = c->jobs;
+
+		c->jobs = job->next;
+		free_job(job);
+	}
+	if (!c->job_queued)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct compact_job *job = s->todo; job; prev = job, job = job->next) {
+		if (job->session_id != c->qmp.id)
+			continue;
+		if (prev)
+			prev->next = job->next;
+		else
+			s->todo = job->next;
+		if (s->todo_tail == job)
+			s->todo_tail = prev;
+		free_job(job);
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
 
 static void client_send(void *arg, const char *text, size_t len)
 {
 	struct client *c = arg;
+	int err;
 
-	if (c->dead)
+	if (c->dead || c->gone)
 		return;
-	if (c->out_len + len > MAX_OUTPUT) {
-		c->dead = true;
+	err = qmp_outq_append(&c->out, text, len, MAX_OUTPUT);
+	if (!err)
 		return;
-	}
-	if (c->out_len + len > c->out_cap) {
-		size_t cap = (c->out_len + len) * 2;
-		char *out = realloc(c->out, cap);
-
-		if (!out) {
-			c->dead = true;
-			return;
-		}
-		c->out = out;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, text, len);
-	c->out_len += len;
+	if (err == -ENOBUFS)
+		fprintf(stderr, "vmdefrag: control socket: dropping session %lu, which does not read: "
+			"%zu bytes queued, %zu more would pass the bound of %zu\n",
+			(unsigned long)c->qmp.id, qmp_outq_len(&c->out), len, MAX_OUTPUT);
+	else
+		fprintf(stderr, "vmdefrag: control socket: dropping session %lu: out of memory\n",
+			(unsigned long)c->qmp.id);
+	c->dead = true;
 }
+
+/* The peer has closed: what it sent is still served, but no reply can
+ * reach it. */
+static void set_gone(struct client *c)
+{
+	c->gone = true;
+	qmp_outq_clear(&c->out);
+}
+
+static void write_client(struct client *c)
+{
+	ssize_t n;
+
+	if (c->dead || c->gone || !qmp_outq_len(&c->out))
+		return;
+	n = send(c->fd, qmp_outq_data(&c->out), qmp_outq_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			set_gone(c);
+		else if (errno != EAGAIN && errno != EINTR)
+			c->dead = true;
+		return;
+	}
+	qmp_outq_consume(&c->out, (size_t)n);
+}
+
+/* ---- sessions ---- */
 
 static void accept_client(struct server *s)
 {
@@ -197,7 +307,8 @@ static void accept_client(struct server *s)
 		static const char busy[] = "{\"error\": {\"class\": \"GenericError\", "
 					   "\"desc\": \"Too many clients\"}}\r\n";
 
-		if (write(fd, busy, sizeof(busy) - 1) < 0) {
+		/* it may have gone already; a full buffer just loses the notice */
+		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 			/* nothing more to do for it */
 		}
 		close(fd);
@@ -209,70 +320,160 @@ static void accept_client(struct server *s)
 		return;
 	}
 	c->fd = fd;
+	c->pollidx = -1;
+	c->deadline_ns = now_ns() + SERVER_CAPS_TIMEOUT_MS * 1000000ULL;
 	qmp_session_init(&c->qmp, &s->ctl, ++s->next_session, client_send, c);
 	qmp_send_greeting(&c->qmp);
+	write_client(c);
 	c->next = s->clients;
 	s->clients = c;
 	s->nr_clients++;
 }
 
+/* Reads only once what was read before has been fed: a client's input
+ * waits in the kernel, not in the VMM. */
 static void read_client(struct client *c)
-{
-	char buf[65536];
-	ssize_t n = read(c->fd, buf, sizeof(buf));
-
-	if (n == 0) {
-		c->eof = true;
-		return;
-	}
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		c->dead = true;
-		return;
-	}
-	if (n > 0)
-		qmp_session_feed(&c->qmp, buf, (size_t)n);
-}
-
-static void write_client(struct client *c)
 {
 	ssize_t n;
 
-	if (!c->out_len)
+	if (c->eof || c->dead || c->in_head < c->in_len)
 		return;
-	n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			c->dead = true;
+	n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+	if (n > 0) {
+		c->in_head = 0;
+		c->in_len = (size_t)n;
 		return;
 	}
-	memmove(c->out, c->out + n, c->out_len - (size_t)n);
-	c->out_len -= (size_t)n;
+	if (n == 0)
+		c->eof = true;
+	else if (errno != EAGAIN && errno != EINTR)
+		c->dead = true;
 }
 
-static void drop_dead(struct server *s)
+static void start_closing(struct client *c)
+{
+	c->closing = true;
+	c->in_head = c->in_len;		/* what it sent is not read any more */
+	c->deadline_ns = now_ns() + CLIENT_LINGER_MS * 1000000ULL;
+}
+
+static void serve_requests(struct client *c)
+{
+	if (c->dead || c->closing) {
+		c->in_head = c->in_len;		/* discarded */
+		return;
+	}
+	c->in_head += qmp_session_feed_some(&c->qmp, c->in + c->in_head, c->in_len - c->in_head,
+					    CLIENT_ROUND_REQUESTS);
+	if (c->qmp.closing)
+		start_closing(c);
+}
+
+/* Closing as TCP's graceful close does: once the last reply is out, shut
+ * our side, then discard what the peer still sends until it closes too
+ * (or the linger time ends), so the reply is not lost to a reset. */
+static void linger(struct client *c)
+{
+	if (!c->closing || c->shut || qmp_outq_len(&c->out))
+		return;
+	shutdown(c->fd, SHUT_WR);
+	c->shut = true;
+}
+
+static void client_io(struct client *c, short revents)
+{
+	if (revents & (POLLHUP | POLLERR))
+		set_gone(c);
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		read_client(c);
+	serve_requests(c);
+	write_client(c);
+	linger(c);
+}
+
+static void client_timeouts(struct client *c, uint64_t now)
+{
+	char desc[96];
+
+	if (c->dead || now < c->deadline_ns)
+		return;
+	if (c->closing) {
+		c->dead = true;
+		return;
+	}
+	if (c->qmp.negotiated)
+		return;
+	snprintf(desc, sizeof(desc), "No qmp_capabilities within %d s, closing",
+		 SERVER_CAPS_TIMEOUT_MS / 1000);
+	qmp_send(&c->qmp, qmp_make_error("GenericError", desc, NULL));
+	start_closing(c);
+	write_client(c);
+	linger(c);
+}
+
+/* Whether the client is done with: gone, or all said and answered. */
+static bool client_finished(const struct client *c)
+{
+	bool unread = c->in_head < c->in_len;
+
+	if (c->dead)
+		return true;
+	if (c->closing)
+		return c->gone || (c->shut && c->eof);
+	if (c->gone)
+		return c->eof && !unread;
+	return c->eof && !unread && !c->qmp.pending_replies && !qmp_outq_len(&c->out);
+}
+
+static void free_client(struct server *s, struct client *c)
+{
+	cancel_jobs(s, c);
+	qmp_session_destroy(&c->qmp);
+	close(c->fd);
+	qmp_outq_free(&c->out);
+	free(c);
+	s->nr_clients--;
+}
+
+static void sweep(struct server *s)
 {
 	for (struct client **p = &s->clients; *p;) {
 		struct client *c = *p;
 
-		bool finished = (c->qmp.closing || (c->eof && !c->qmp.pending_replies)) && !c->out_len;
-
-		if (c->dead || finished) {
+		if (client_finished(c)) {
 			*p = c->next;
-			qmp_session_destroy(&c->qmp);
-			close(c->fd);
-			free(c->out);
-			free(c);
-			s->nr_clients--;
+			free_client(s, c);
 		} else {
 			p = &c->next;
 		}
 	}
 }
 
+/* A session's compaction is done: the next one it asked for goes to the worker. */
+static void job_done(struct server *s, struct compact_job *job)
+{
+	struct client *c = find_client(s, job->session_id);
+
+	/* the asker may have gone meanwhile: then the result goes nowhere */
+	if (c) {
+		c->qmp.pending_replies--;
+		qmp_send(&c->qmp, qmp_make_return(control_job_result(job), job->id));
+		c->job_queued = false;
+		if (c->jobs) {
+			struct compact_job *next = c->jobs;
+
+			c->jobs = next->next;
+			c->job_queued = true;
+			queue_job(s, next);
+		}
+	}
+	free_job(job);
+}
+
 /* Events and finished jobs from other threads, out to the clients. */
 static void deliver(struct server *s)
 {
-	struct compact_job *done;
+	struct compact_job *done, *order = NULL;
 	struct json_object **events;
 	unsigned int nr;
 	uint64_t junk;
@@ -291,25 +492,24 @@ static void deliver(struct server *s)
 
 	for (unsigned int i = 0; i < nr; i++) {
 		for (struct client *c = s->clients; c; c = c->next)
-			if (c->qmp.negotiated && !c->dead)
+			if (c->qmp.negotiated && !c->closing)
 				qmp_send(&c->qmp, json_object_get(events[i]));
 		json_object_put(events[i]);
 	}
 	free(events);
+	/* done is newest first: answer in the order the jobs ended */
 	while (done) {
 		struct compact_job *job = done;
 
 		done = job->next;
-		/* the asker may have gone meanwhile: then the result goes nowhere */
-		for (struct client *c = s->clients; c; c = c->next) {
-			if (c->qmp.id != job->session_id)
-				continue;
-			c->qmp.pending_replies--;
-			if (!c->dead)
-				qmp_send(&c->qmp, qmp_make_return(control_job_result(job), job->id));
-		}
-		json_object_put(job->id);
-		free(job);
+		job->next = order;
+		order = job;
+	}
+	while (order) {
+		struct compact_job *job = order;
+
+		order = job->next;
+		job_done(s, job);
 	}
 }
 
@@ -392,16 +592,34 @@ int server_start(struct server *s, struct vm *vm, const char *path, struct kcomp
 	return 0;
 }
 
+static int ms_left(uint64_t deadline_ns)
+{
+	uint64_t now = now_ns();
+
+	if (now >= deadline_ns)
+		return 0;
+	return (int)((deadline_ns - now + 999999) / 1000000);
+}
+
 void server_flush(struct server *s)
 {
-	deliver(s);
-	for (struct client *c = s->clients; c; c = c->next) {
-		int flags = fcntl(c->fd, F_GETFL);
+	uint64_t deadline = now_ns() + SERVER_FLUSH_MS * 1000000ULL;
+	struct pollfd fds[SERVER_MAX_CLIENTS];
 
-		/* a last, blocking write: the reply to quit must get out */
-		fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-		while (c->out_len && !c->dead)
+	deliver(s);
+	for (;;) {
+		int n = 0, left;
+
+		for (struct client *c = s->clients; c && n < SERVER_MAX_CLIENTS; c = c->next) {
 			write_client(c);
+			if (!c->dead && !c->gone && qmp_outq_len(&c->out))
+				fds[n++] = (struct pollfd){ c->fd, POLLOUT, 0 };
+		}
+		left = ms_left(deadline);
+		if (!n || !left)
+			break;
+		if (poll(fds, (nfds_t)n, left) < 0 && errno != EINTR)
+			break;
 	}
 }
 
@@ -417,20 +635,19 @@ void server_stop(struct server *s)
 	}
 	for (struct client *c = s->clients; c; c = c->next)
 		c->dead = true;
-	drop_dead(s);
+	sweep(s);
 	while (s->todo) {
 		struct compact_job *job = s->todo;
 
 		s->todo = job->next;
-		json_object_put(job->id);
-		free(job);
+		free_job(job);
 	}
+	s->todo_tail = NULL;
 	while (s->done) {
 		struct compact_job *job = s->done;
 
 		s->done = job->next;
-		json_object_put(job->id);
-		free(job);
+		free_job(job);
 	}
 	for (unsigned int i = 0; i < s->nr_events; i++)
 		json_object_put(s->events[i]);
@@ -449,6 +666,19 @@ void server_stop(struct server *s)
 	s->wake_efd = -1;
 }
 
+/* ---- the poll loop's side ---- */
+
+static short client_events(const struct client *c)
+{
+	short ev = 0;
+
+	if (!c->eof && c->in_head == c->in_len)
+		ev |= POLLIN;
+	if (!c->gone && qmp_outq_len(&c->out))
+		ev |= POLLOUT;
+	return ev;
+}
+
 int server_pollfds(struct server *s, struct pollfd *fds, int max)
 {
 	int n = 0;
@@ -457,33 +687,51 @@ int server_pollfds(struct server *s, struct pollfd *fds, int max)
 		fds[n++] = (struct pollfd){ s->wake_efd, POLLIN, 0 };
 	if (s->listen_fd >= 0 && n < max)
 		fds[n++] = (struct pollfd){ s->listen_fd, POLLIN, 0 };
-	for (struct client *c = s->clients; c && n < max; c = c->next)
-		fds[n++] = (struct pollfd){ c->fd,
-					    (short)((c->eof ? 0 : POLLIN) | (c->out_len ? POLLOUT : 0)), 0 };
+	for (struct client *c = s->clients; c; c = c->next) {
+		c->pollidx = -1;
+		if (n == max)
+			continue;
+		c->pollidx = n;
+		fds[n++] = (struct pollfd){ c->fd, client_events(c), 0 };
+	}
 	return n;
+}
+
+int server_timeout_ms(struct server *s)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (!c->closing && c->in_head < c->in_len)
+			return 0;
+		if ((c->closing || !c->qmp.negotiated) && c->deadline_ns < next)
+			next = c->deadline_ns;
+	}
+	return next == UINT64_MAX ? -1 : ms_left(next);
 }
 
 void server_handle(struct server *s, const struct pollfd *fds, int n)
 {
-	for (int i = 0; i < n; i++) {
-		if (!fds[i].revents)
-			continue;
-		if (fds[i].fd == s->wake_efd) {
+	bool accept_one = false;
+	uint64_t now;
+
+	for (int i = 0; i < n && i < 2; i++) {
+		if (fds[i].fd == s->wake_efd && fds[i].revents)
 			deliver(s);
-			continue;
-		}
-		if (fds[i].fd == s->listen_fd) {
-			accept_client(s);
-			continue;
-		}
-		for (struct client *c = s->clients; c; c = c->next) {
-			if (c->fd != fds[i].fd)
-				continue;
-			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
-				read_client(c);
-			if (!c->dead)
-				write_client(c);
-		}
+		if (fds[i].fd == s->listen_fd && fds[i].revents)
+			accept_one = true;
 	}
-	drop_dead(s);
+	for (struct client *c = s->clients; c; c = c->next) {
+		short revents = 0;
+
+		if (c->pollidx >= 0 && c->pollidx < n && fds[c->pollidx].fd == c->fd)
+			revents = fds[c->pollidx].revents;
+		client_io(c, revents);
+	}
+	if (accept_one)
+		accept_client(s);
+	now = now_ns();
+	for (struct client *c = s->clients; c; c = c->next)
+		client_timeouts(c, now);
+	sweep(s);
 }
