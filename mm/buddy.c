@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mm/buddy.h"
 
@@ -412,17 +411,9 @@ static int check_allocation(const struct zone *z, uint32_t pfn, unsigned int ord
 
 /* ---- the zone lock's holders ---- */
 
-uint64_t zone_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void zone_lock_account(struct zone *z)
 {
-	uint64_t held = zone_clock_ns() - z->lock_since_ns;
+	uint64_t held = mono_ns() - z->lock_since_ns;
 	struct zone_lock_site *site = NULL;
 
 	for (unsigned int i = 0; i < z->nr_lock_sites && !site; i++)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/clock.h"
 #include "mm/frame.h"
 #include "mm/vmevents.h"
 
@@ -153,7 +154,6 @@ static inline bool frame_is_free(const struct zone *z, uint32_t pfn)
 	return z->frames[pfn].state == FRAME_FREE;
 }
 
-uint64_t zone_clock_ns(void);
 /* Records the hold that ends now (zone_unlock()). */
 void zone_lock_account(struct zone *z);
 
@@ -168,7 +168,7 @@ static inline void zone_lock_at(struct zone *z, const char *site)
 	atomic_fetch_sub(&z->lock_waiters, 1);
 	atomic_fetch_add(&z->lock_gen, 1);
 	z->lock_site = site;
-	z->lock_since_ns = zone_clock_ns();
+	z->lock_since_ns = mono_ns();
 }
 
 static inline void zone_unlock(struct zone *z)
@@ -200,7 +200,7 @@ static inline void zone_lock_break(struct zone *z)
  * per step is small but whose steps are many. */
 static inline void zone_lock_relax(struct zone *z, uint64_t max_ns)
 {
-	if (zone_clock_ns() - z->lock_since_ns >= max_ns)
+	if (mono_ns() - z->lock_since_ns >= max_ns)
 		zone_lock_break(z);
 }
 

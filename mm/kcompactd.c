@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "mm/clock.h"
 #include "mm/fragindex.h"
 #include "mm/kcompactd.h"
 
@@ -11,14 +12,6 @@ unsigned int pool_fragmentation_score(const struct zone *z)
 
 	buddy_nr_free(z, nr_free);
 	return fragmentation_score(nr_free, NR_ORDERS, z->nr_frames);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 void kcompactd_init(struct kcompactd *kd, struct compactor *c)
@@ -44,11 +37,11 @@ void kcompactd_init(struct kcompactd *kd, struct compactor *c)
 static void run(struct kcompactd *kd, enum compact_mode mode, int order, unsigned int wmark_low)
 {
 	struct compact_stats st;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 
 	compact_zone(kd->c, mode, order, wmark_low, &st);
 	if (kd->notify)
-		kd->notify(kd->notify_arg, mode, &st, now_ns() - t0);
+		kd->notify(kd->notify_arg, mode, &st, mono_ns() - t0);
 }
 
 /* kcompactd_do_work(): compact for the order a failed allocation wanted. */

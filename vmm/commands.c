@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mm/clock.h"
 #include "mm/fragindex.h"
 #include "mm/minmove.h"
 #include "mm/vmstat.h"
@@ -26,14 +27,6 @@ int policy_parse(const char *name, enum compact_policy *p)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static struct zone *zone_of(struct control *ctl)

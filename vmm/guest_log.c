@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "mm/clock.h"
 #include "vmm/guest_log.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -13,13 +14,6 @@ static unsigned int tokens = GUEST_LOG_BURST;
 static uint64_t last_refill_ms;
 static uint64_t suppressed;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 char *guest_log_escape(const char *s, size_t len, char *out, size_t size)
 {
@@ -41,7 +35,7 @@ char *guest_log_escape(const char *s, size_t len, char *out, size_t size)
 /* A token bucket: GUEST_LOG_BURST at once, one more per interval. */
 static bool may_print(bool limited, uint64_t *dropped)
 {
-	uint64_t now = now_ms();
+	uint64_t now = mono_ns() / 1000000;
 	bool ok;
 
 	pthread_mutex_lock(&lock);

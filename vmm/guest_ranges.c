@@ -74,7 +74,7 @@ static bool step_due(const struct zone *z, const struct step *s, unsigned int *t
 {
 	if (s && s->nr_frames == GUEST_CHUNK_FRAMES)
 		return true;
-	return !(++*ticks & 63) && zone_clock_ns() - z->lock_since_ns >= GUEST_MEM_HOLD_NS;
+	return !(++*ticks & 63) && mono_ns() - z->lock_since_ns >= GUEST_MEM_HOLD_NS;
 }
 
 /* Maps the step's runs with the zone lock given up; then, for a

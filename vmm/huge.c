@@ -116,7 +116,7 @@ static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
 {
 	struct zone *z = &vm->pool.zone;
-	uint64_t stalls, t0 = now_ns();
+	uint64_t stalls, t0 = mono_ns();
 	int err;
 
 	if (order == PAGEBLOCK_ORDER) {
@@ -134,7 +134,7 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	zone_unlock(z);
 	err = compact_alloc_direct(&vm->compactor, order, MIGRATE_MOVABLE, pfn, NULL);
 	zone_lock(z);
-	*stall_ns = z->events[COMPACTSTALL] != stalls ? now_ns() - t0 : 0;
+	*stall_ns = z->events[COMPACTSTALL] != stalls ? mono_ns() - t0 : 0;
 	if (err)
 		err = z->free_frames < (1ULL << order) ? VMD_E_NOMEM : VMD_E_FRAGMENTED;
 	else

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mm/clock.h"
 #include "vmm/builtin.h"
 #include "vmm/vm.h"
 
@@ -16,7 +17,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	uint64_t t_start = now_ns();
+	uint64_t t_start = mono_ns();
 
 	/* a peer that has gone (a control client, a closed stdout pipe) is an
 	 * error to handle where the write fails, never a reason to die */

@@ -325,7 +325,7 @@ static int do_booted(struct request_ctx *c)
 	if (!c->vm->t_booted_ns) {
 		struct timespec ts;
 
-		c->vm->t_booted_ns = now_ns();
+		c->vm->t_booted_ns = mono_ns();
 		clock_gettime(CLOCK_REALTIME, &ts);
 		c->vm->t_booted_unix_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	}

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mm/clock.h"
 #include "vmm/qmp.h"
 #include "vmm/server.h"
 #include "vmm/vm.h"
@@ -321,7 +322,7 @@ static void accept_client(struct server *s)
 	}
 	c->fd = fd;
 	c->pollidx = -1;
-	c->deadline_ns = now_ns() + SERVER_CAPS_TIMEOUT_MS * 1000000ULL;
+	c->deadline_ns = mono_ns() + SERVER_CAPS_TIMEOUT_MS * 1000000ULL;
 	qmp_session_init(&c->qmp, &s->ctl, ++s->next_session, client_send, c);
 	qmp_send_greeting(&c->qmp);
 	write_client(c);
@@ -354,7 +355,7 @@ static void start_closing(struct client *c)
 {
 	c->closing = true;
 	c->in_head = c->in_len;		/* what it sent is not read any more */
-	c->deadline_ns = now_ns() + CLIENT_LINGER_MS * 1000000ULL;
+	c->deadline_ns = mono_ns() + CLIENT_LINGER_MS * 1000000ULL;
 }
 
 static void serve_requests(struct client *c)
@@ -594,7 +595,7 @@ int server_start(struct server *s, struct vm *vm, const char *path, struct kcomp
 
 static int ms_left(uint64_t deadline_ns)
 {
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 
 	if (now >= deadline_ns)
 		return 0;
@@ -603,7 +604,7 @@ static int ms_left(uint64_t deadline_ns)
 
 void server_flush(struct server *s)
 {
-	uint64_t deadline = now_ns() + SERVER_FLUSH_MS * 1000000ULL;
+	uint64_t deadline = mono_ns() + SERVER_FLUSH_MS * 1000000ULL;
 	struct pollfd fds[SERVER_MAX_CLIENTS];
 
 	deliver(s);
@@ -730,7 +731,7 @@ void server_handle(struct server *s, const struct pollfd *fds, int n)
 	}
 	if (accept_one)
 		accept_client(s);
-	now = now_ns();
+	now = mono_ns();
 	for (struct client *c = s->clients; c; c = c->next)
 		client_timeouts(c, now);
 	sweep(s);

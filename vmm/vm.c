@@ -12,14 +12,6 @@
 #include "vmm/mover.h"
 #include "vmm/vm.h"
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int kvm_error(const char *what)
 {
 	int err = -errno;

@@ -95,8 +95,6 @@ struct vm {
 	uint64_t t_booted_unix_ns;	/* the same on the wall clock, for tools */
 };
 
-uint64_t now_ns(void);
-
 /* vm.c */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* The part of vm_create() that needs no KVM: the pool, guest memory
