@@ -2,6 +2,7 @@
  * mode; the fast_find_migrateblock/fast_isolate_freepages shortcuts and
  * compaction deferral are left out). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -400,7 +401,14 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 	for (unsigned int i = 0; i < ready; i++) {
 		struct migration *m = &batch[i];
 
-		if (m->result == 0 && p2m_move(c->p2m, m->src, m->dst) == 0) {
+		if (m->result == 0) {
+			if (p2m_move(c->p2m, m->src, m->dst)) {
+				/* the mover has switched the guest to dst
+				 * already: a p2m that disagrees loses data */
+				fprintf(stderr, "vmdefrag: BUG: move of frame %u to %u: the p2m refused it\n",
+					m->src, m->dst);
+				abort();
+			}
 			buddy_free(z, m->src, 0);
 			moved++;
 		} else {

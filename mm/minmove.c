@@ -125,6 +125,8 @@ struct holes {
 
 static void holes_push(struct holes *h, uint32_t pfn, bool front)
 {
+	if (h->qlen == h->qsize)
+		abort();	/* bounded by half a pageblock + a batch: cannot happen */
 	if (front) {
 		h->qhead = (h->qhead + h->qsize - 1) % h->qsize;
 		h->queue[h->qhead] = pfn;
@@ -150,7 +152,14 @@ static uint32_t holes_take(void *arg)
 		}
 		f = &h->z->frames[h->pos];
 		h->stats->free_scanned++;
-		if (f->flags & FRAME_BUDDY) {
+		if ((f->flags & FRAME_BUDDY) && f->order >= h->z->pageblock_order) {
+			/* the guest emptied this block while the lock was
+			 * given up: a free pageblock is what min-move makes,
+			 * not a hole to fill (and more frames than the queue
+			 * holds) */
+			h->pos += 1U << f->order;
+			h->stats->free_scanned += (1U << f->order) - 1;
+		} else if (f->flags & FRAME_BUDDY) {
 			uint32_t n = 1U << f->order;
 
 			buddy_isolate_free(h->z, h->pos);

@@ -5,6 +5,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "guest/include/vmdefrag_abi.h"
 #include "mm/compaction.h"
+#include "mm/minmove.h"
 #include "tests/check_run.h"
 #include "vmm/vm.h"
 
@@ -413,10 +416,188 @@ START_TEST(test_discard_in_huge_block)
 }
 END_TEST
 
+/* ---- requests racing every compaction policy ---- */
+
+/* Two threads populate and discard random runs of their own half of
+ * memory, writing a new word into every frame they populate, while the
+ * main thread runs the two scanners (full and for order 9) and min-move
+ * (everything, and one block) in turn; every 20 runs the threads stop
+ * and every frame is checked: its word, and vm_check(). Min-move once
+ * filled a block the guest had emptied meanwhile and handed a frame to
+ * two guest frames (test_holes_freed_meanwhile in check_minmove); this
+ * is the race that found it. GUEST_MEM_CHURN_SECONDS sets how long. */
+#define CHURN_LO	1024U
+#define CHURN_FRAMES	7680U		/* per thread */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pause, stop;
+	unsigned int paused;
+	uint32_t version[2 * CHURN_FRAMES];	/* per frame: its word's seed, 0 a hole */
+	atomic_ulong requests, refused;
+	char error[256];			/* the first thing a thread found wrong */
+} churn;
+
+#define churn_fail(...) do {							\
+	pthread_mutex_lock(&churn.lock);						\
+	if (!churn.error[0])								\
+		snprintf(churn.error, sizeof(churn.error), __VA_ARGS__);		\
+	pthread_mutex_unlock(&churn.lock);						\
+} while (0)
+
+/* Stops here while the main thread checks; false when the run is over. */
+static bool churn_go_on(void)
+{
+	bool go;
+
+	pthread_mutex_lock(&churn.lock);
+	while (churn.pause && !churn.stop) {
+		churn.paused++;
+		pthread_cond_broadcast(&churn.cond);
+		pthread_cond_wait(&churn.cond, &churn.lock);
+		churn.paused--;
+	}
+	go = !churn.stop;
+	pthread_mutex_unlock(&churn.lock);
+	return go;
+}
+
+static void *churn_thread(void *arg)
+{
+	uint32_t half = (uint32_t)(uintptr_t)arg, lo = CHURN_LO + half * CHURN_FRAMES;
+	uint64_t seed = 0x2545F4914F6CDD1DULL * (half + 1), next_version = half + 1;
+
+	while (churn_go_on()) {
+		uint32_t first, n, *ver;
+		bool populate;
+		int err;
+
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		first = lo + (uint32_t)(seed % CHURN_FRAMES);
+		n = 1 + (uint32_t)(seed >> 32) % 256;
+		if (first + n > lo + CHURN_FRAMES)
+			n = lo + CHURN_FRAMES - first;
+		populate = seed >> 63;
+		err = apply1(populate ? GUEST_POPULATE : GUEST_DISCARD, first, n);
+		atomic_fetch_add(&churn.requests, 1);
+		if (err == -ENOMEM && populate) {
+			atomic_fetch_add(&churn.refused, 1);
+			continue;	/* all or nothing: the holes stay holes */
+		}
+		if (err) {
+			churn_fail("%s at guest frame %u: %s", populate ? "populate" : "discard", first, strerror(-err));
+			continue;
+		}
+		ver = &churn.version[first - CHURN_LO];
+		zone_lock(&vm->pool.zone);	/* no move under these reads and writes */
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t w = 0;
+
+			if (!populate) {
+				ver[i] = 0;
+				continue;
+			}
+			if (ver[i])
+				continue;	/* populated before: keeps its word */
+			if (guest_read(&vm->gm, (uint64_t)(first + i) << FRAME_SHIFT, &w, sizeof(w)) || w)
+				churn_fail("guest frame %u populated holding 0x%lx", first + i, (unsigned long)w);
+			ver[i] = (uint32_t)(next_version += 2);
+			w = word(first + i, ver[i]);
+			if (guest_write(&vm->gm, (uint64_t)(first + i) << FRAME_SHIFT, &w, sizeof(w)))
+				churn_fail("guest frame %u cannot be written", first + i);
+		}
+		zone_unlock(&vm->pool.zone);
+	}
+	return NULL;
+}
+
+/* With the threads stopped: every populated frame holds its word. */
+static void churn_check(void)
+{
+	char msg[256];
+
+	ck_assert_msg(vm_check(vm, msg, sizeof(msg)) == 0, "vm_check: %s", msg);
+	zone_lock(&vm->pool.zone);
+	for (uint32_t i = 0; i < 2 * CHURN_FRAMES; i++) {
+		uint32_t g = CHURN_LO + i, pfn = p2m_lookup(&vm->p2m, g);
+		uint64_t w = 0;
+
+		ck_assert_msg((pfn == PFN_NONE) == !churn.version[i],
+			      "guest frame %u: the p2m says %u, the thread %s", g, pfn,
+			      churn.version[i] ? "populated it" : "discarded it");
+		if (pfn == PFN_NONE)
+			continue;
+		ck_assert_int_eq(guest_read(&vm->gm, (uint64_t)g << FRAME_SHIFT, &w, sizeof(w)), 0);
+		ck_assert_msg(w == word(g, churn.version[i]), "guest frame %u holds 0x%lx, expected 0x%lx",
+			      g, (unsigned long)w, (unsigned long)word(g, churn.version[i]));
+	}
+	zone_unlock(&vm->pool.zone);
+}
+
+static void churn_pause(bool pause)
+{
+	pthread_mutex_lock(&churn.lock);
+	churn.pause = pause;
+	pthread_cond_broadcast(&churn.cond);
+	while (pause && churn.paused < 2)
+		pthread_cond_wait(&churn.cond, &churn.lock);
+	pthread_mutex_unlock(&churn.lock);
+}
+
+START_TEST(test_requests_race_every_policy)
+{
+	const char *env = getenv("GUEST_MEM_CHURN_SECONDS");
+	uint64_t seconds = env ? strtoull(env, NULL, 10) : 5, start = mono_ns(), moved = 0, runs = 0;
+	struct compact_stats st;
+	pthread_t t[2];
+
+	memset(&churn, 0, sizeof(churn));
+	pthread_mutex_init(&churn.lock, NULL);
+	pthread_cond_init(&churn.cond, NULL);
+	/* every frame of the two halves populated (as booted), then half of them free */
+	for (uint32_t i = 0; i < 2 * CHURN_FRAMES; i++)
+		churn.version[i] = 1;
+	fill(CHURN_LO, 2 * CHURN_FRAMES, 1);
+	ck_assert_int_eq(apply1(GUEST_DISCARD, 2048, 8192), 0);
+	memset(&churn.version[2048 - CHURN_LO], 0, 8192 * sizeof(churn.version[0]));
+	for (uintptr_t i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, churn_thread, (void *)i), 0);
+	while (mono_ns() - start < seconds * 1000000000ULL && !churn.error[0]) {
+		switch (runs++ % 4) {
+		case 0: compact_zone(&vm->compactor, COMPACT_FULL, -1, 0, &st); break;
+		case 1: compact_zone(&vm->compactor, COMPACT_DIRECT, PAGEBLOCK_ORDER, 0, &st); break;
+		case 2: compact_minmove(&vm->compactor, MINMOVE_MAX, &st); break;
+		case 3: compact_minmove(&vm->compactor, 1, &st); break;
+		}
+		moved += st.moved;
+		if (runs % 20 == 0) {
+			churn_pause(true);
+			churn_check();
+			churn_pause(false);
+		}
+	}
+	pthread_mutex_lock(&churn.lock);
+	churn.stop = true;
+	pthread_cond_broadcast(&churn.cond);
+	pthread_mutex_unlock(&churn.lock);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(!churn.error[0], "%s", churn.error);
+	churn_check();
+	printf("churn: %lu s, %lu compaction runs, %lu frames moved, %lu requests (%lu refused)\n",
+	       (unsigned long)seconds, (unsigned long)runs, (unsigned long)moved,
+	       (unsigned long)churn.requests, (unsigned long)churn.refused);
+	/* the race was on: frames moved and requests done under it */
+	ck_assert_uint_gt(moved, 0);
+	ck_assert_uint_gt(churn.requests - churn.refused, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guest_mem");
-	TCase *tc = tcase_create("guest_mem");
+	TCase *tc = tcase_create("guest_mem"), *race;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -430,5 +611,11 @@ int main(void)
 	tcase_add_test(tc, test_back_huge_moves_range);
 	tcase_add_test(tc, test_discard_in_huge_block);
 	suite_add_tcase(s, tc);
+	race = tcase_create("race");
+	tcase_add_checked_fixture(race, setup, teardown);
+	tcase_set_timeout(race, 60 + (getenv("GUEST_MEM_CHURN_SECONDS") ?
+				      atoi(getenv("GUEST_MEM_CHURN_SECONDS")) : 0));
+	tcase_add_test(race, test_requests_race_every_policy);
+	suite_add_tcase(s, race);
 	return check_run(s);
 }

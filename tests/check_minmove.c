@@ -77,6 +77,69 @@ START_TEST(test_target_unreachable)
 }
 END_TEST
 
+/* A mover that, on its first call, first lets the guest discard blocks
+ * 2 and 3 whole: what a discard during one of min-move's lock breaks
+ * does. Then it copies as the fixture's own mover does. */
+static struct {
+	migrate_fn copy;
+	void *arg;
+	struct fixture *fx;
+	unsigned int calls;
+} racing;
+
+static void discarding_mover(void *arg, struct migration *batch, unsigned int nr)
+{
+	struct fixture *fx = racing.fx;
+
+	if (!racing.calls++) {
+		for (uint32_t pfn = 8; pfn < 16; pfn++) {
+			uint32_t gfn = p2m_owner(&fx->p2m, pfn), old;
+
+			if (gfn == PFN_NONE)
+				continue;
+			ck_assert_int_eq(p2m_unmap(&fx->p2m, gfn, &old), 0);
+			ck_assert_int_eq(buddy_free(&fx->zone, old, 0), 0);
+			fx->nr_mapped--;
+		}
+	}
+	racing.copy(arg, batch, nr);
+}
+
+/* Blocks of 4: block 0 (2 used) is cleared into the holes of blocks 1,
+ * 2 and 3, a frame at a time. After the first move, blocks 2 and 3 are
+ * discarded and merge into one free block of 8 frames. That block is
+ * what compaction makes, not a hole to fill: taking it whole (8 frames
+ * into a queue sized for a pageblock and a batch) overran the queue and
+ * handed a frame out twice, and the frames left over were freed while a
+ * guest frame still owned one (the soak's "free of pool frame failed"). */
+START_TEST(test_holes_freed_meanwhile)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	char msg[256];
+
+	fixture_picture(&fx, "U U F F | U U U F | U U U F | U U U F", 2);
+	fx.c.batch = 1;
+	racing.copy = fx.c.migrate;
+	racing.arg = fx.c.migrate_arg;
+	racing.fx = &fx;
+	racing.calls = 0;
+	fx.c.migrate = discarding_mover;
+	compact_minmove(&fx.c, MINMOVE_MAX, &st);
+	ck_assert_msg(buddy_check(&fx.zone, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(p2m_check(&fx.p2m, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_verify(&fx);
+	/* frame 0 went to the hole at 7; frame 1 found no hole left */
+	ck_layout(&fx, "FUFFUUUUFFFFFFFF");
+	ck_assert_uint_eq(st.moved, 1);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(racing.calls, 1);
+	ck_assert_uint_eq(fx.zone.free_area[3].nr_free, 1);
+	ck_assert_uint_eq(fx.zone.free_frames, 11);
+	fixture_destroy(&fx);
+}
+END_TEST
+
 START_TEST(test_random_matches_bound)
 {
 	struct fixture two, mm;
@@ -113,6 +176,7 @@ int main(void)
 	tcase_add_test(tc, test_picture_minmove);
 	tcase_add_test(tc, test_picture_pinned_block_skipped);
 	tcase_add_test(tc, test_target_unreachable);
+	tcase_add_test(tc, test_holes_freed_meanwhile);
 	tcase_add_loop_test(tc, test_random_matches_bound, 0, 4);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
