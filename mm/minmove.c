@@ -70,7 +70,13 @@ static uint64_t survey(const struct zone *z, struct block_cost *cand, uint32_t *
 		*nholes = 0;
 	for (uint32_t pb = 0; pb < z->nr_pageblocks; pb++) {
 		bool evacuable;
-		uint32_t used = survey_block(z, pb, &evacuable);
+		uint32_t used;
+
+		/* another run's, until it ends (set_migratetype_isolate()
+		 * refuses an isolated block too): neither to clear nor to fill */
+		if (pageblock_migratetype(z, pb << z->pageblock_order) == MIGRATE_ISOLATE)
+			continue;
+		used = survey_block(z, pb, &evacuable);
 
 		if (!used) {
 			nfree++;

@@ -140,6 +140,32 @@ START_TEST(test_holes_freed_meanwhile)
 }
 END_TEST
 
+/* A block another run has isolated is that run's until it ends: clearing
+ * it (it is the cheapest here) would also hand it back with the type it
+ * had when this run started, MIGRATE_ISOLATE, for good. */
+START_TEST(test_isolated_block_left_alone)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	char msg[256];
+
+	fixture_picture(&fx, "U F F F | U U U F | U U F F | U U U F", 2);
+	buddy_set_pageblock_migratetype(&fx.zone, 0, MIGRATE_ISOLATE);
+	ck_assert_int_eq(compact_minmove(&fx.c, MINMOVE_MAX, &st), COMPACT_SUCCESS);
+	/* block 2 went into the holes of blocks 1 and 3 */
+	ck_layout(&fx, "UFFFUUUUFFFFUUUU");
+	ck_assert_uint_eq(st.moved, 2);
+	ck_assert_uint_eq(p2m_lookup(&fx.p2m, 0), 0);
+	ck_assert_int_eq(pageblock_migratetype(&fx.zone, 0), MIGRATE_ISOLATE);
+	ck_assert_int_eq(pageblock_migratetype(&fx.zone, 8), MIGRATE_MOVABLE);
+	/* the other run ends */
+	buddy_unisolate_pageblock(&fx.zone, 0, MIGRATE_MOVABLE);
+	ck_assert_msg(buddy_check(&fx.zone, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_verify(&fx);
+	fixture_destroy(&fx);
+}
+END_TEST
+
 START_TEST(test_random_matches_bound)
 {
 	struct fixture two, mm;
@@ -177,6 +203,7 @@ int main(void)
 	tcase_add_test(tc, test_picture_pinned_block_skipped);
 	tcase_add_test(tc, test_target_unreachable);
 	tcase_add_test(tc, test_holes_freed_meanwhile);
+	tcase_add_test(tc, test_isolated_block_left_alone);
 	tcase_add_loop_test(tc, test_random_matches_bound, 0, 4);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
