@@ -3,6 +3,7 @@
  * against the pool they describe. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,10 +53,25 @@ static void negotiate(void)
 	ck_reply("{\"execute\":\"qmp_capabilities\"}", "{\"return\":{}}\r\n");
 }
 
+/* {"qemu":{"major":..,"minor":..,"micro":..},"package":"vmdefrag X.Y.Z"} */
+static const char *version_json(void)
+{
+	static char text[160];
+	int v[3] = { 0, 0, 0 };
+
+	sscanf(PACKAGE_VERSION, "%d.%d.%d", &v[0], &v[1], &v[2]);
+	snprintf(text, sizeof(text), "{\"qemu\":{\"major\":%d,\"minor\":%d,\"micro\":%d},"
+		 "\"package\":\"vmdefrag %s\"}", v[0], v[1], v[2], PACKAGE_VERSION);
+	return text;
+}
+
 START_TEST(test_greeting_and_negotiation)
 {
-	ck_assert_str_eq(f.out, "{\"QMP\":{\"version\":{\"qemu\":{\"major\":0,\"minor\":1,\"micro\":0},"
-			 "\"package\":\"vmdefrag\"},\"capabilities\":[]}}\r\n");
+	char greeting[256];
+
+	snprintf(greeting, sizeof(greeting), "{\"QMP\":{\"version\":%s,\"capabilities\":[]}}\r\n",
+		 version_json());
+	ck_assert_str_eq(f.out, greeting);
 	ck_reply("{\"execute\":\"query-status\",\"id\":1}",
 		 "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"Expecting capabilities negotiation "
 		 "with 'qmp_capabilities'\"},\"id\":1}");
@@ -499,6 +515,385 @@ START_TEST(test_stop_cont_quit)
 }
 END_TEST
 
+/* ---- what QEMU's own clients send (python qemu.qmp, the legacy API) ---- */
+
+#define ck_exact(in, expect) do { \
+	const char *got_ = fake_talk(&f, (in)); \
+	ck_assert_msg(!strcmp(got_, (expect)), "sent %s\nexpected %s\ngot %s", (in), (expect), got_); \
+} while (0)
+
+#define STATUS_RETURN	"{\"return\":{\"running\":true,\"singlestep\":false,\"status\":\"running\"}"
+
+/* Negotiation in each shape, answered byte for byte; what a capability
+ * the greeting does not offer gets. */
+START_TEST(test_negotiation_shapes)
+{
+	static const struct {
+		const char *in, *out;
+	} shapes[] = {
+		{ "{\"execute\": \"qmp_capabilities\"}", "{\"return\":{}}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {}}", "{\"return\":{}}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": []}, \"id\": \"__qmp#00000\"}",
+		  "{\"return\":{},\"id\":\"__qmp#00000\"}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}",
+		  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Capability 'oob' not available\"}}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"turbo\"]}, \"id\": 3}",
+		  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Parameter 'enable[0]' does not accept "
+		  "value 'turbo'\"},\"id\":3}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": \"oob\"}}",
+		  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Invalid parameter type for 'enable', "
+		  "expected: array\"}}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [1]}}",
+		  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Invalid parameter type for 'enable[0]', "
+		  "expected: string\"}}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"disable\": []}}",
+		  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Parameter 'disable' is unexpected\"}}\r\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		bool ok = !strncmp(shapes[i].out, "{\"return\"", 9);
+
+		fake_new_session(&f);
+		ck_exact(shapes[i].in, shapes[i].out);
+		ck_assert_int_eq(f.session.negotiated, ok);
+		/* refused, the session still waits for a negotiation */
+		if (!ok)
+			ck_exact("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[]}}",
+				 "{\"return\":{}}\r\n");
+		ck_exact("{\"execute\":\"query-status\"}", STATUS_RETURN "}\r\n");
+	}
+}
+END_TEST
+
+/* Any JSON value as the id comes back as it was sent, null included;
+ * errors echo it too. */
+START_TEST(test_ids_echoed)
+{
+	static const char *const ids[] = {
+		"\"abc\"", "\"__qmp#00042\"", "7", "-1", "0", "1.5", "true", "false", "null",
+		"{\"a\":[1,{\"b\":null}]}", "[]", "[1,\"x\"]", "\"\"", "\"\\u00e9\\n\"",
+	};
+	char in[256], out[256];
+
+	negotiate();
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		snprintf(in, sizeof(in), "{\"execute\":\"query-status\",\"id\":%s}", ids[i]);
+		snprintf(out, sizeof(out), STATUS_RETURN ",\"id\":%s}\r\n",
+			 !strcmp(ids[i], "\"\\u00e9\\n\"") ? "\"\xc3\xa9\\n\"" : ids[i]);
+		ck_exact(in, out);
+		snprintf(in, sizeof(in), "{\"execute\":\"no-such\",\"id\":%s}", ids[i]);
+		snprintf(out, sizeof(out), "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"The command "
+			 "no-such has not been found\"},\"id\":%s}\r\n",
+			 !strcmp(ids[i], "\"\\u00e9\\n\"") ? "\"\xc3\xa9\\n\"" : ids[i]);
+		ck_exact(in, out);
+	}
+	/* no id: none in the reply */
+	ck_exact("{\"execute\":\"query-status\"}", STATUS_RETURN "}\r\n");
+	/* a compaction's reply, which comes later, too */
+	f.defer_jobs = 1;
+	ck_exact("{\"execute\":\"compact\",\"id\":null}", "");
+	fake_run_jobs(&f);
+	ck_assert_msg(strstr(f.out, ",\"id\":null}\r\n"), "%s", f.out);
+}
+END_TEST
+
+/* Several requests in one write, and one request over many writes, down
+ * to a byte at a time: each reply whole, in order, byte for byte. */
+START_TEST(test_writes_of_any_size)
+{
+	const char *req = "{ \"execute\" : \"query-status\", \"id\" : { \"n\" : 1 } }\n";
+	char three[512], expect[512];
+
+	negotiate();
+	snprintf(three, sizeof(three), "%s{\"execute\":\"query-status\",\"id\":2}\r\n"
+		 "{\"execute\":\"no-such\",\"id\":3}", req);
+	snprintf(expect, sizeof(expect), STATUS_RETURN ",\"id\":{\"n\":1}}\r\n" STATUS_RETURN
+		 ",\"id\":2}\r\n{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"The command no-such "
+		 "has not been found\"},\"id\":3}\r\n");
+	ck_exact(three, expect);
+	for (size_t piece = 1; piece <= 7; piece++) {
+		size_t last = (size_t)(strrchr(req, '}') - req), len = strlen(req);
+		char buf[8];
+
+		f.out_len = 0;
+		for (size_t i = 0; i < len; i += piece) {
+			size_t n = len - i < piece ? len - i : piece;
+
+			memcpy(buf, req + i, n);
+			qmp_session_feed(&f.session, buf, n);
+			/* nothing is answered before the request is whole */
+			if (i + n <= last)
+				ck_assert_msg(f.out_len == 0, "pieces of %zu: answered at byte %zu", piece, i + n);
+		}
+		ck_assert_msg(f.out_len == strlen(STATUS_RETURN ",\"id\":{\"n\":1}}\r\n") &&
+			      !strncmp(f.out, STATUS_RETURN ",\"id\":{\"n\":1}}\r\n", f.out_len),
+			      "pieces of %zu: %.*s", piece, (int)f.out_len, f.out);
+	}
+}
+END_TEST
+
+/* ---- the schema ---- */
+
+static struct json_object *schema_find(struct json_object *schema, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(schema); i++) {
+		struct json_object *e = json_object_array_get_idx(schema, i), *n;
+
+		if (json_object_object_get_ex(e, "name", &n) && !strcmp(json_object_get_string(n), name))
+			return e;
+	}
+	return NULL;
+}
+
+static const char *member_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* The members of the object type an entry names under key, as "a b c". */
+static void members_of(struct json_object *schema, struct json_object *entry, const char *key,
+		       char *out, size_t len)
+{
+	struct json_object *type = schema_find(schema, member_str(entry, key)), *members;
+
+	out[0] = '\0';
+	ck_assert_msg(type, "%s names an unknown type", member_str(entry, "name"));
+	ck_assert_str_eq(member_str(type, "meta-type"), "object");
+	ck_assert(json_object_object_get_ex(type, "members", &members));
+	for (size_t i = 0; i < json_object_array_length(members); i++) {
+		const char *name = member_str(json_object_array_get_idx(members, i), "name");
+		const char *t = member_str(json_object_array_get_idx(members, i), "type");
+
+		ck_assert_msg(schema_find(schema, t), "member %s has unknown type %s", name, t);
+		strncat(out, name, len - strlen(out) - 1);
+		strncat(out, " ", len - strlen(out) - 1);
+	}
+}
+
+static void spec_names(const struct qmp_member *m, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (; m && m->name; m++) {
+		strncat(out, m->name, len - strlen(out) - 1);
+		strncat(out, " ", len - strlen(out) - 1);
+	}
+}
+
+/* query-qmp-schema, as a client gets it: every command with its
+ * arguments and return members, every event with its data, every type
+ * they name defined; query-commands lists the same commands. */
+START_TEST(test_schema_lists_everything)
+{
+	struct json_object *reply, *schema, *cmds;
+	char got[1024], want[1024];
+	size_t n = 0;
+
+	negotiate();
+	reply = json_tokener_parse(fake_talk(&f, "{\"execute\":\"query-qmp-schema\"}"));
+	ck_assert(reply && json_object_object_get_ex(reply, "return", &schema));
+	for (const struct qmp_command *c = qmp_commands; c->name; c++, n++) {
+		struct json_object *e = schema_find(schema, c->name);
+
+		ck_assert_msg(e, "no %s in the schema", c->name);
+		ck_assert_str_eq(member_str(e, "meta-type"), "command");
+		members_of(schema, e, "arg-type", got, sizeof(got));
+		spec_names(c->args, want, sizeof(want));
+		ck_assert_msg(!strcmp(got, want), "%s takes %s, the schema says %s", c->name, want, got);
+		if (c->returns_list) {
+			struct json_object *list = schema_find(schema, member_str(e, "ret-type"));
+
+			ck_assert_str_eq(member_str(list, "meta-type"), "array");
+			members_of(schema, list, "element-type", got, sizeof(got));
+		} else {
+			members_of(schema, e, "ret-type", got, sizeof(got));
+		}
+		spec_names(c->returns, want, sizeof(want));
+		ck_assert_msg(!strcmp(got, want), "%s returns %s, the schema says %s", c->name, want, got);
+	}
+	for (const struct qmp_event *ev = qmp_events; ev->name; ev++) {
+		struct json_object *e = schema_find(schema, ev->name);
+
+		ck_assert_msg(e, "no event %s in the schema", ev->name);
+		ck_assert_str_eq(member_str(e, "meta-type"), "event");
+		members_of(schema, e, "arg-type", got, sizeof(got));
+		spec_names(ev->data, want, sizeof(want));
+		ck_assert_msg(!strcmp(got, want), "%s carries %s, the schema says %s", ev->name, want, got);
+	}
+	/* a range and a set of values, as a client sees them */
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(schema_find(schema, "q_obj_compact-arg"),
+								    JSON_C_TO_STRING_PLAIN),
+				     "{\"name\":\"order\",\"type\":\"int\",\"default\":null,\"x-min\":0,\"x-max\":10}"));
+	ck_assert_str_eq(json_object_to_json_string_ext(schema_find(schema, "q_obj_compact-arg-policy"),
+							JSON_C_TO_STRING_PLAIN),
+			 "{\"name\":\"q_obj_compact-arg-policy\",\"meta-type\":\"enum\",\"values\":"
+			 "[\"twoscanner\",\"minmove\",\"minmove-max\"]}");
+	json_object_put(reply);
+	reply = json_tokener_parse(fake_talk(&f, "{\"execute\":\"query-commands\"}"));
+	ck_assert(reply && json_object_object_get_ex(reply, "return", &cmds));
+	ck_assert_uint_eq(json_object_array_length(cmds), n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(member_str(json_object_array_get_idx(cmds, i), "name"), qmp_commands[i].name);
+	json_object_put(reply);
+	snprintf(want, sizeof(want), "{\"return\":%s,\"id\":1}\r\n", version_json());
+	ck_exact("{\"execute\":\"query-version\",\"id\":1}", want);
+}
+END_TEST
+
+/* Each member of o is in spec, and each member spec requires is in o. */
+static void ck_members(const char *what, struct json_object *o, const struct qmp_member *spec)
+{
+	ck_assert_msg(json_object_is_type(o, json_type_object), "%s: not an object", what);
+	json_object_object_foreach(o, key, val) {
+		const struct qmp_member *m = spec;
+
+		(void)val;
+		while (m && m->name && strcmp(m->name, key))
+			m++;
+		ck_assert_msg(m && m->name, "%s has '%s', which the schema does not list", what, key);
+	}
+	for (const struct qmp_member *m = spec; m && m->name; m++)
+		ck_assert_msg(m->optional || json_object_object_get_ex(o, m->name, NULL),
+			      "%s lacks '%s', which the schema requires", what, m->name);
+}
+
+/* What every command returns and every event carries is what the schema
+ * says: the schema cannot drift from the code. */
+START_TEST(test_replies_match_schema)
+{
+	negotiate();
+	for (const struct qmp_command *c = qmp_commands; c->name; c++) {
+		char in[128];
+		struct json_object *reply, *ret;
+
+		if (!c->fn || !strcmp(c->name, "quit"))
+			continue;
+		snprintf(in, sizeof(in), "{\"execute\":\"%s\"}", c->name);
+		fake_talk(&f, in);
+		/* events may come first: the reply is the last line */
+		{
+			char *last = f.out + f.out_len - 2, *line;
+
+			*last = '\0';
+			line = strrchr(f.out, '\n');
+			reply = json_tokener_parse(line ? line + 1 : f.out);
+		}
+		ck_assert_msg(reply && json_object_object_get_ex(reply, "return", &ret), "%s: %s", c->name, f.out);
+		if (c->returns_list) {
+			ck_assert(json_object_is_type(ret, json_type_array));
+			for (size_t i = 0; i < json_object_array_length(ret); i++) {
+				struct json_object *e = json_object_array_get_idx(ret, i);
+				const struct qmp_member *m = c->returns;
+
+				for (; m->name; m++)
+					ck_assert_msg(json_object_object_get_ex(e, m->name, NULL), "%s[%zu] lacks %s",
+						      c->name, i, m->name);
+			}
+		} else {
+			ck_members(c->name, ret, c->returns);
+		}
+		json_object_put(reply);
+	}
+	/* the events a compaction and a stop send */
+	fake_talk(&f, "{\"execute\":\"stop\"}{\"execute\":\"cont\"}{\"execute\":\"compact\",\"arguments\":{\"order\":9}}");
+	for (char *line = f.out, *next; line < f.out + f.out_len; line = next) {
+		struct json_object *msg, *name, *data;
+		const struct qmp_event *ev = qmp_events;
+
+		next = strstr(line, "\r\n");
+		*next = '\0';
+		next += 2;
+		msg = json_tokener_parse(line);
+		ck_assert(msg);
+		if (json_object_object_get_ex(msg, "event", &name)) {
+			while (ev->name && strcmp(ev->name, json_object_get_string(name)))
+				ev++;
+			ck_assert_msg(ev->name, "event %s is not in the schema", json_object_get_string(name));
+			ck_assert(json_object_object_get_ex(msg, "data", &data));
+			ck_members(ev->name, data, ev->data);
+		}
+		json_object_put(msg);
+	}
+}
+END_TEST
+
+/* The README's command table and event list against the schema: the same
+ * commands, each with the same arguments, and the same events. */
+static char *read_readme(void)
+{
+	FILE *in = fopen(TOP_SRCDIR "/README.md", "r");
+	char *text;
+	long len;
+
+	ck_assert_msg(in, "cannot open %s", TOP_SRCDIR "/README.md");
+	fseek(in, 0, SEEK_END);
+	len = ftell(in);
+	rewind(in);
+	text = malloc((size_t)len + 1);
+	ck_assert_uint_eq(fread(text, 1, (size_t)len, in), (size_t)len);
+	text[len] = '\0';
+	fclose(in);
+	return text;
+}
+
+/* The `quoted` words of [p, end), each followed by a space. */
+static void quoted_words(const char *p, const char *end, char *out, size_t len)
+{
+	out[0] = '\0';
+	while ((p = memchr(p, '`', (size_t)(end - p))) && p < end) {
+		const char *q = memchr(p + 1, '`', (size_t)(end - p - 1));
+
+		if (!q)
+			break;
+		strncat(out, p + 1, (size_t)(q - p - 1) < len - strlen(out) - 2 ? (size_t)(q - p - 1) : 0);
+		strcat(out, " ");
+		p = q + 1;
+	}
+}
+
+START_TEST(test_readme_matches_schema)
+{
+	char *text = read_readme(), *row, names[1024], args[1024], want[1024], events[512];
+	unsigned int seen = 0, n = 0;
+
+	row = strstr(text, "\n| command | arguments | returns |\n| --- | --- | --- |\n");
+	ck_assert_msg(row, "README.md has no command table");
+	row = strchr(row + 1, '\n') + 1;
+	row = strchr(row, '\n') + 1;
+	for (; *row == '|'; row = strchr(row, '\n') + 1) {
+		char *c1 = row + 1, *c2 = strchr(c1, '|'), *c3 = strchr(c2 + 1, '|');
+
+		quoted_words(c1, c2, names, sizeof(names));
+		quoted_words(c2 + 1, c3, args, sizeof(args));
+		for (char *name = strtok(names, " "); name; name = strtok(NULL, " ")) {
+			const struct qmp_command *c = qmp_commands;
+
+			while (c->name && strcmp(c->name, name))
+				c++;
+			ck_assert_msg(c->name, "README.md lists '%s', the schema does not", name);
+			spec_names(c->args, want, sizeof(want));
+			ck_assert_msg(!strcmp(args, want), "README.md gives %s arguments %s, the schema %s",
+				      name, args, want);
+			seen++;
+		}
+	}
+	for (const struct qmp_command *c = qmp_commands; c->name; c++)
+		n++;
+	ck_assert_msg(seen == n, "README.md's table has %u commands, the schema %u", seen, n);
+	row = strstr(text, "\nEvents:");
+	ck_assert_msg(row, "README.md lists no events");
+	quoted_words(row, strstr(row, "\n\n"), events, sizeof(events));
+	want[0] = '\0';
+	for (const struct qmp_event *ev = qmp_events; ev->name; ev++) {
+		strcat(want, ev->name);
+		strcat(want, " ");
+	}
+	ck_assert_msg(!strcmp(events, want), "README.md's events: %s; the schema's: %s", events, want);
+	free(text);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("qmp");
@@ -520,6 +915,12 @@ int main(void)
 	tcase_add_test(tc, test_outq_moves_little);
 	tcase_add_test(tc, test_outq_bound);
 	tcase_add_test(tc, test_stop_cont_quit);
+	tcase_add_test(tc, test_negotiation_shapes);
+	tcase_add_test(tc, test_ids_echoed);
+	tcase_add_test(tc, test_writes_of_any_size);
+	tcase_add_test(tc, test_schema_lists_everything);
+	tcase_add_test(tc, test_replies_match_schema);
+	tcase_add_test(tc, test_readme_matches_schema);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -55,9 +55,9 @@ static void run_job(struct fake *f, struct compact_job *job)
 	control_run_job(&f->ctl, job);
 	if (job->session_id == f->session.id) {
 		f->session.pending_replies--;
-		qmp_send(&f->session, qmp_make_return(control_job_result(job), job->id));
+		qmp_send(&f->session, qmp_make_return(control_job_result(job), &job->id));
 	}
-	json_object_put(job->id);
+	qmp_id_put(&job->id);
 	free(job);
 }
 
@@ -163,7 +163,7 @@ void fake_destroy(struct fake *f)
 		struct compact_job *job = f->jobs;
 
 		f->jobs = job->next;
-		json_object_put(job->id);
+		qmp_id_put(&job->id);
 		free(job);
 	}
 	qmp_session_destroy(&f->session);

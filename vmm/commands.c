@@ -401,7 +401,7 @@ static enum qmp_outcome cmd_compact(struct control *ctl, struct qmp_call *call)
 		return QMP_ERROR;
 	}
 	job->session_id = call->session->id;
-	job->id = call->id ? json_object_get(call->id) : NULL;
+	qmp_id_copy(&job->id, &call->id);
 	call->session->pending_replies++;
 	ctl->ops->submit(ctl, job);
 	return QMP_LATER;
@@ -476,27 +476,142 @@ static enum qmp_outcome cmd_quit(struct control *ctl, struct qmp_call *call)
 	return QMP_DONE;
 }
 
+/* ---- introspection ---- */
+
+static enum qmp_outcome cmd_query_commands(struct control *ctl, struct qmp_call *call)
+{
+	(void)ctl;
+	call->ret = qmp_command_names();
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_version(struct control *ctl, struct qmp_call *call)
+{
+	(void)ctl;
+	call->ret = qmp_version();
+	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_query_qmp_schema(struct control *ctl, struct qmp_call *call)
+{
+	(void)ctl;
+	call->ret = qmp_schema();
+	return QMP_DONE;
+}
+
+/* ---- the tables ---- */
+
+static const char *const policies[] = { "twoscanner", "minmove", "minmove-max", NULL };
+static const char *const policy_names[] = { "twoscanner", "minmove", NULL };
+static const char *const triggers[] = { "command", "direct", "daemon", "proactive", NULL };
+static const char *const run_states[] = { "running", "paused", NULL };
+
+#define INT(n)		{ n, QMP_INT, false, 0, 0, NULL }
+#define INT_OPT(n)	{ n, QMP_INT, true, 0, 0, NULL }
+#define STR(n)		{ n, QMP_STR, false, 0, 0, NULL }
+#define MEMBER(n, t)	{ n, t, false, 0, 0, NULL }
+#define END		{ NULL, QMP_INT, false, 0, 0, NULL }
+
+static const struct qmp_member status_ret[] = {
+	MEMBER("running", QMP_BOOL), MEMBER("singlestep", QMP_BOOL),
+	{ "status", QMP_STR, false, 0, 0, run_states }, END,
+};
+
+static const struct qmp_member memory_ret[] = {
+	STR("backing"), INT("frame-size"), INT("pool-frames"), INT("used-frames"), INT("free-frames"),
+	INT("pinned-frames"), INT("huge-frames"), INT("huge-ranges"), INT("free-2m-blocks"),
+	INT("fragmentation-score"), INT("resident-bytes"),
+	/* with a guest */
+	INT_OPT("guest-frames"), INT_OPT("guest-populated-frames"), INT_OPT("guest-mappings"),
+	INT_OPT("max-mappings"), INT_OPT("host-huge-ranges"),
+	/* with a huge reserve */
+	{ "huge-reserve", QMP_ANY, true, 0, 0, NULL }, END,
+};
+
+static const struct qmp_member buddyinfo_ret[] = {
+	STR("text"), MEMBER("free-blocks", QMP_INT_LIST), END,
+};
+
+static const struct qmp_member pagetypeinfo_ret[] = {
+	STR("text"), INT("pageblock-order"), MEMBER("free", QMP_ANY), MEMBER("blocks", QMP_ANY), END,
+};
+
+static const struct qmp_member index_ret[] = {
+	STR("text"), MEMBER("index", QMP_NUMBER_LIST), END,
+};
+
+/* text, then one integer per counter: filled from vm_event_names */
+static struct qmp_member vmstat_ret[1 + NR_VM_EVENTS + 1];
+
+__attribute__((constructor)) static void vmstat_ret_init(void)
+{
+	vmstat_ret[0] = (struct qmp_member)STR("text");
+	for (unsigned int i = 0; i < NR_VM_EVENTS; i++)
+		vmstat_ret[1 + i] = (struct qmp_member)INT(vm_event_names[i]);
+}
+
+static const struct qmp_member frame_map_ret[] = {
+	INT("frames"), INT("pageblock-order"), STR("encoding"), MEMBER("states", QMP_STR_LIST),
+	STR("map"), END,
+};
+
+/* what a compaction was: its events and compact's return */
+#define RUN_MEMBERS \
+	{ "policy", QMP_STR, false, 0, 0, policy_names }, \
+	MEMBER("order", QMP_INT_OR_NULL), \
+	{ "trigger", QMP_STR, false, 0, 0, triggers }
+#define RUN_COUNTS \
+	INT("frames-moved"), INT("frames-failed"), INT("migrate-scanned"), INT("free-scanned"), \
+	INT("free-2m-blocks-before"), INT("free-2m-blocks-after"), INT("duration-us")
+
+static const struct qmp_member compaction_begin[] = { RUN_MEMBERS, END };
+static const struct qmp_member compaction_end[] = { RUN_MEMBERS, STR("result"), RUN_COUNTS, END };
+
+static const struct qmp_member compaction_ret[] = {
+	INT("proactiveness"), INT("proactive-runs"), INT("deferred"), INT("extfrag-threshold"),
+	INT("fragmentation-score"), INT("wmark-low"), INT("wmark-high"),
+	{ "policy", QMP_STR, false, 0, 0, policy_names }, END,
+};
+
+static const struct qmp_member version_ret[] = { MEMBER("qemu", QMP_ANY), STR("package"), END };
+static const struct qmp_member command_info[] = { STR("name"), END };
+/* SchemaInfo: these two, then members that depend on the meta-type */
+static const struct qmp_member schema_info[] = { STR("name"), STR("meta-type"), END };
+
 const struct qmp_command qmp_commands[] = {
-	{ "query-status", cmd_query_status, { { NULL } } },
-	{ "query-memory", cmd_query_memory, { { NULL } } },
-	{ "query-buddyinfo", cmd_query_buddyinfo, { { NULL } } },
-	{ "query-pagetypeinfo", cmd_query_pagetypeinfo, { { NULL } } },
-	{ "query-extfrag", cmd_query_extfrag, { { NULL } } },
-	{ "query-unusable", cmd_query_unusable, { { NULL } } },
-	{ "query-vmstat", cmd_query_vmstat, { { NULL } } },
-	{ "query-frame-map", cmd_query_frame_map, { { NULL } } },
-	{ "query-compaction", cmd_query_compaction, { { NULL } } },
+	/* answered by the session itself (vmm/qmp.c): here for the schema */
+	{ "qmp_capabilities", NULL, { { "enable", QMP_STR_LIST, true, 0, 0, NULL }, END }, NULL, false },
+	{ "query-commands", cmd_query_commands, { END }, command_info, true },
+	{ "query-version", cmd_query_version, { END }, version_ret, false },
+	{ "query-qmp-schema", cmd_query_qmp_schema, { END }, schema_info, true },
+	{ "query-status", cmd_query_status, { END }, status_ret, false },
+	{ "query-memory", cmd_query_memory, { END }, memory_ret, false },
+	{ "query-buddyinfo", cmd_query_buddyinfo, { END }, buddyinfo_ret, false },
+	{ "query-pagetypeinfo", cmd_query_pagetypeinfo, { END }, pagetypeinfo_ret, false },
+	{ "query-extfrag", cmd_query_extfrag, { END }, index_ret, false },
+	{ "query-unusable", cmd_query_unusable, { END }, index_ret, false },
+	{ "query-vmstat", cmd_query_vmstat, { END }, vmstat_ret, false },
+	{ "query-frame-map", cmd_query_frame_map, { END }, frame_map_ret, false },
+	{ "query-compaction", cmd_query_compaction, { END }, compaction_ret, false },
 	{ "compact", cmd_compact, {
-		{ "order", QMP_INT, true, 0, MAX_ORDER },
-		{ "policy", QMP_STR, true, 0, 0 },
-		{ NULL } } },
+		{ "order", QMP_INT, true, 0, MAX_ORDER, NULL },
+		{ "policy", QMP_STR, true, 0, 0, policies },
+		END }, compaction_end, false },
 	{ "set-compaction", cmd_set_compaction, {
-		{ "proactiveness", QMP_INT, true, 0, 100 },
-		{ "extfrag_threshold", QMP_INT, true, 0, 1000 },
-		{ "policy", QMP_STR, true, 0, 0 },
-		{ NULL } } },
-	{ "stop", cmd_stop, { { NULL } } },
-	{ "cont", cmd_cont, { { NULL } } },
-	{ "quit", cmd_quit, { { NULL } } },
-	{ NULL, NULL, { { NULL } } },
+		{ "proactiveness", QMP_INT, true, 0, 100, NULL },
+		{ "extfrag_threshold", QMP_INT, true, 0, 1000, NULL },
+		{ "policy", QMP_STR, true, 0, 0, policies },
+		END }, NULL, false },
+	{ "stop", cmd_stop, { END }, NULL, false },
+	{ "cont", cmd_cont, { END }, NULL, false },
+	{ "quit", cmd_quit, { END }, NULL, false },
+	{ NULL, NULL, { END }, NULL, false },
+};
+
+const struct qmp_event qmp_events[] = {
+	{ "COMPACTION_BEGIN", compaction_begin },
+	{ "COMPACTION_END", compaction_end },
+	{ "STOP", NULL },
+	{ "RESUME", NULL },
+	{ NULL, NULL },
 };

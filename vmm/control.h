@@ -12,6 +12,7 @@
 #include "mm/kcompactd.h"
 #include "mm/pool.h"
 #include "vmm/guest_mem.h"
+#include "vmm/qmp.h"
 
 enum compact_policy {
 	POLICY_TWOSCANNER,
@@ -21,7 +22,7 @@ enum compact_policy {
 /* One compaction asked for through the socket (or by the daemon). */
 struct compact_job {
 	uint64_t session_id;		/* who asked: 0 for nobody */
-	struct json_object *id;		/* the request's id, to echo */
+	struct qmp_id id;		/* the request's, to echo */
 	int order;			/* -1: whole pool */
 	enum compact_policy policy;
 	struct compact_stats stats;

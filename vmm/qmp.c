@@ -36,25 +36,42 @@ void qmp_send(struct qmp_session *s, struct json_object *msg)
 	json_object_put(msg);
 }
 
-struct json_object *qmp_make_return(struct json_object *ret, struct json_object *id)
+void qmp_id_copy(struct qmp_id *dst, const struct qmp_id *src)
+{
+	dst->present = src->present;
+	dst->value = src->value ? json_object_get(src->value) : NULL;
+}
+
+void qmp_id_put(struct qmp_id *id)
+{
+	json_object_put(id->value);
+	id->value = NULL;
+	id->present = false;
+}
+
+static void add_id(struct json_object *msg, const struct qmp_id *id)
+{
+	if (id && id->present)
+		json_object_object_add(msg, "id", id->value ? json_object_get(id->value) : NULL);
+}
+
+struct json_object *qmp_make_return(struct json_object *ret, const struct qmp_id *id)
 {
 	struct json_object *msg = json_object_new_object();
 
 	json_object_object_add(msg, "return", ret ? ret : json_object_new_object());
-	if (id)
-		json_object_object_add(msg, "id", json_object_get(id));
+	add_id(msg, id);
 	return msg;
 }
 
-struct json_object *qmp_make_error(const char *cls, const char *desc, struct json_object *id)
+struct json_object *qmp_make_error(const char *cls, const char *desc, const struct qmp_id *id)
 {
 	struct json_object *msg = json_object_new_object(), *err = json_object_new_object();
 
 	json_object_object_add(err, "class", json_object_new_string(cls));
 	json_object_object_add(err, "desc", json_object_new_string(desc));
 	json_object_object_add(msg, "error", err);
-	if (id)
-		json_object_object_add(msg, "id", json_object_get(id));
+	add_id(msg, id);
 	return msg;
 }
 
@@ -82,17 +99,30 @@ void qmp_set_error(struct qmp_call *call, const char *cls, const char *fmt, ...)
 	va_end(ap);
 }
 
-void qmp_send_greeting(struct qmp_session *s)
+/* Without automake's DEFS (the fuzz builds), the version is unknown. */
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+struct json_object *qmp_version(void)
 {
 	struct json_object *qemu = json_object_new_object(), *version = json_object_new_object();
+	int major = 0, minor = 0, micro = 0;
+
+	sscanf(PACKAGE_VERSION, "%d.%d.%d", &major, &minor, &micro);
+	json_object_object_add(qemu, "major", json_object_new_int(major));
+	json_object_object_add(qemu, "minor", json_object_new_int(minor));
+	json_object_object_add(qemu, "micro", json_object_new_int(micro));
+	json_object_object_add(version, "qemu", qemu);
+	json_object_object_add(version, "package", json_object_new_string("vmdefrag " PACKAGE_VERSION));
+	return version;
+}
+
+void qmp_send_greeting(struct qmp_session *s)
+{
 	struct json_object *qmp = json_object_new_object(), *msg = json_object_new_object();
 
-	json_object_object_add(qemu, "major", json_object_new_int(0));
-	json_object_object_add(qemu, "minor", json_object_new_int(1));
-	json_object_object_add(qemu, "micro", json_object_new_int(0));
-	json_object_object_add(version, "qemu", qemu);
-	json_object_object_add(version, "package", json_object_new_string("vmdefrag"));
-	json_object_object_add(qmp, "version", version);
+	json_object_object_add(qmp, "version", qmp_version());
 	json_object_object_add(qmp, "capabilities", json_object_new_array());
 	json_object_object_add(msg, "QMP", qmp);
 	qmp_send(s, msg);
@@ -179,9 +209,60 @@ static const struct qmp_command *find_command(const char *name)
 	return NULL;
 }
 
-static const char *type_name(enum qmp_arg_type t)
+static const char *type_name(enum qmp_type t)
 {
 	return t == QMP_INT ? "integer" : t == QMP_STR ? "string" : "boolean";
+}
+
+static bool type_ok(enum qmp_type t, struct json_object *val)
+{
+	return t == QMP_INT ? json_object_is_type(val, json_type_int) :
+	       t == QMP_STR ? json_object_is_type(val, json_type_string) :
+	       json_object_is_type(val, json_type_boolean);
+}
+
+/* "'a', 'b' or 'c'" */
+static void list_values(char *buf, size_t len, const char *const *values)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; values[i] && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s'%s'",
+					 !i ? "" : values[i + 1] ? ", " : " or ", values[i]);
+}
+
+/* One argument against its spec. */
+static bool check_value(const struct qmp_member *spec, const char *key, struct json_object *val,
+			struct qmp_call *call)
+{
+	char list[160];
+
+	if (!type_ok(spec->type, val)) {
+		qmp_set_error(call, "GenericError", "Invalid parameter type for '%s', expected: %s", key,
+			      type_name(spec->type));
+		return false;
+	}
+	if (spec->type == QMP_INT) {
+		int64_t v = json_object_get_int64(val);
+
+		if (json_object_get_uint64(val) > INT64_MAX || v < spec->min || v > spec->max) {
+			qmp_set_error(call, "GenericError", "Parameter '%s' expects a value from %ld to %ld",
+				      key, (long)spec->min, (long)spec->max);
+			return false;
+		}
+	}
+	if (spec->type == QMP_STR && spec->values) {
+		const char *v = json_object_get_string(val);
+
+		for (unsigned int i = 0; spec->values[i]; i++)
+			if (!strcmp(spec->values[i], v))
+				return true;
+		list_values(list, sizeof(list), spec->values);
+		qmp_set_error(call, "GenericError", "Parameter '%s' expects %s", key, list);
+		return false;
+	}
+	return true;
 }
 
 /* Arguments against the command's spec: unknown, missing, mistyped and
@@ -191,43 +272,61 @@ static bool check_args(const struct qmp_command *cmd, struct json_object *args,
 {
 	if (args) {
 		json_object_object_foreach(args, key, val) {
-			const struct qmp_arg *spec = NULL;
-			bool ok;
+			const struct qmp_member *spec = NULL;
 
-			for (const struct qmp_arg *a = cmd->args; a->name; a++)
+			for (const struct qmp_member *a = cmd->args; a->name; a++)
 				if (!strcmp(a->name, key))
 					spec = a;
 			if (!spec) {
 				qmp_set_error(call, "GenericError", "Parameter '%s' is unexpected", key);
 				return false;
 			}
-			ok = spec->type == QMP_INT ? json_object_is_type(val, json_type_int) :
-			     spec->type == QMP_STR ? json_object_is_type(val, json_type_string) :
-			     json_object_is_type(val, json_type_boolean);
-			if (!ok) {
-				qmp_set_error(call, "GenericError",
-					      "Invalid parameter type for '%s', expected: %s", key,
-					      type_name(spec->type));
+			if (!check_value(spec, key, val, call))
 				return false;
-			}
-			if (spec->type == QMP_INT) {
-				int64_t v = json_object_get_int64(val);
-
-				errno = 0;
-				if (json_object_get_uint64(val) > INT64_MAX || v < spec->min || v > spec->max) {
-					qmp_set_error(call, "GenericError",
-						      "Parameter '%s' expects a value from %ld to %ld", key,
-						      (long)spec->min, (long)spec->max);
-					return false;
-				}
-			}
 		}
 	}
-	for (const struct qmp_arg *a = cmd->args; a->name; a++) {
+	for (const struct qmp_member *a = cmd->args; a->name; a++) {
 		if (!a->optional && (!args || !json_object_object_get_ex(args, a->name, NULL))) {
 			qmp_set_error(call, "GenericError", "Parameter '%s' is missing", a->name);
 			return false;
 		}
+	}
+	return true;
+}
+
+/* qmp_capabilities' "enable": the capabilities to turn on. The greeting
+ * offers none; "oob" is QEMU's only one. */
+static bool check_enable(struct json_object *args, struct qmp_call *call)
+{
+	struct json_object *enable;
+
+	json_object_object_foreach(args, key, val) {
+		(void)val;
+		if (strcmp(key, "enable")) {
+			qmp_set_error(call, "GenericError", "Parameter '%s' is unexpected", key);
+			return false;
+		}
+	}
+	if (!json_object_object_get_ex(args, "enable", &enable))
+		return true;
+	if (!json_object_is_type(enable, json_type_array)) {
+		qmp_set_error(call, "GenericError", "Invalid parameter type for 'enable', expected: array");
+		return false;
+	}
+	for (size_t i = 0; i < json_object_array_length(enable); i++) {
+		struct json_object *cap = json_object_array_get_idx(enable, i);
+
+		if (!json_object_is_type(cap, json_type_string)) {
+			qmp_set_error(call, "GenericError",
+				      "Invalid parameter type for 'enable[%zu]', expected: string", i);
+			return false;
+		}
+		if (!strcmp(json_object_get_string(cap), "oob"))
+			qmp_set_error(call, "GenericError", "Capability 'oob' not available");
+		else
+			qmp_set_error(call, "GenericError", "Parameter 'enable[%zu]' does not accept value '%.64s'",
+				      i, json_object_get_string(cap));
+		return false;
 	}
 	return true;
 }
@@ -244,30 +343,30 @@ static void dispatch(struct qmp_session *s, struct json_object *req)
 		qmp_send(s, qmp_make_error("GenericError", "QMP input must be a JSON object", NULL));
 		return;
 	}
-	json_object_object_get_ex(req, "id", &call.id);
+	call.id.present = json_object_object_get_ex(req, "id", &call.id.value);
 	json_object_object_foreach(req, key, val) {
 		(void)val;
 		if (strcmp(key, "execute") && strcmp(key, "arguments") && strcmp(key, "id")) {
 			char desc[128];
 
 			snprintf(desc, sizeof(desc), "QMP input member '%.64s' is unexpected", key);
-			qmp_send(s, qmp_make_error("GenericError", desc, call.id));
+			qmp_send(s, qmp_make_error("GenericError", desc, &call.id));
 			return;
 		}
 	}
 	if (!json_object_object_get_ex(req, "execute", &exec)) {
-		qmp_send(s, qmp_make_error("GenericError", "QMP input lacks member 'execute'", call.id));
+		qmp_send(s, qmp_make_error("GenericError", "QMP input lacks member 'execute'", &call.id));
 		return;
 	}
 	if (!json_object_is_type(exec, json_type_string)) {
 		qmp_send(s, qmp_make_error("GenericError", "QMP input member 'execute' must be a string",
-					   call.id));
+					   &call.id));
 		return;
 	}
 	if (json_object_object_get_ex(req, "arguments", &args) &&
 	    !json_object_is_type(args, json_type_object)) {
 		qmp_send(s, qmp_make_error("GenericError",
-					   "QMP input member 'arguments' must be an object", call.id));
+					   "QMP input member 'arguments' must be an object", &call.id));
 		return;
 	}
 	name = json_object_get_string(exec);
@@ -275,22 +374,21 @@ static void dispatch(struct qmp_session *s, struct json_object *req)
 		if (strcmp(name, "qmp_capabilities")) {
 			qmp_send(s, qmp_make_error("CommandNotFound",
 						   "Expecting capabilities negotiation with 'qmp_capabilities'",
-						   call.id));
+						   &call.id));
 			return;
 		}
-		if (args && json_object_object_length(args)) {
-			qmp_send(s, qmp_make_error("GenericError", "Parameter 'enable' is unexpected",
-						   call.id));
+		if (args && !check_enable(args, &call)) {
+			qmp_send(s, qmp_make_error(call.err_class, call.err_desc, &call.id));
 			return;
 		}
 		s->negotiated = true;
-		qmp_send(s, qmp_make_return(NULL, call.id));
+		qmp_send(s, qmp_make_return(NULL, &call.id));
 		return;
 	}
 	if (!strcmp(name, "qmp_capabilities")) {
 		qmp_send(s, qmp_make_error("CommandNotFound",
 					   "Capabilities negotiation is already complete, command ignored",
-					   call.id));
+					   &call.id));
 		return;
 	}
 	cmd = find_command(name);
@@ -298,19 +396,19 @@ static void dispatch(struct qmp_session *s, struct json_object *req)
 		char desc[160];
 
 		snprintf(desc, sizeof(desc), "The command %.100s has not been found", name);
-		qmp_send(s, qmp_make_error("CommandNotFound", desc, call.id));
+		qmp_send(s, qmp_make_error("CommandNotFound", desc, &call.id));
 		return;
 	}
 	if (!check_args(cmd, args, &call)) {
-		qmp_send(s, qmp_make_error(call.err_class, call.err_desc, call.id));
+		qmp_send(s, qmp_make_error(call.err_class, call.err_desc, &call.id));
 		return;
 	}
 	call.args = args;
 	outcome = cmd->fn(s->ctl, &call);
 	if (outcome == QMP_DONE)
-		qmp_send(s, qmp_make_return(call.ret, call.id));
+		qmp_send(s, qmp_make_return(call.ret, &call.id));
 	else if (outcome == QMP_ERROR)
-		qmp_send(s, qmp_make_error(call.err_class, call.err_desc, call.id));
+		qmp_send(s, qmp_make_error(call.err_class, call.err_desc, &call.id));
 }
 
 /* Bytes checked for reset bytes at a time: each byte is checked once,

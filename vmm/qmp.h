@@ -63,32 +63,65 @@ static inline const char *qmp_outq_data(const struct qmp_outq *q)
 	return q->buf + q->head;
 }
 
-enum qmp_arg_type { QMP_INT, QMP_STR, QMP_BOOL };
-
-struct qmp_arg {
-	const char *name;
-	enum qmp_arg_type type;
-	bool optional;
-	int64_t min, max;		/* QMP_INT only */
+/*
+ * The schema: what a command takes and returns and what an event carries,
+ * as members of JSON objects. The same tables check every request before
+ * its handler runs and describe the protocol (query-qmp-schema), so the
+ * two cannot drift apart.
+ */
+enum qmp_type {
+	QMP_INT, QMP_STR, QMP_BOOL,		/* what arguments can be */
+	QMP_NUMBER,
+	QMP_INT_OR_NULL,			/* null: "none", e.g. no order */
+	QMP_INT_LIST, QMP_NUMBER_LIST, QMP_STR_LIST,
+	QMP_ANY,				/* an object of its own */
 };
 
+struct qmp_member {
+	const char *name;
+	enum qmp_type type;
+	bool optional;
+	int64_t min, max;		/* QMP_INT arguments: the range accepted */
+	const char *const *values;	/* QMP_STR: the values accepted, NULL-ended; NULL: any */
+};
+
+/* A request's id: any JSON value, null included, echoed as it came. */
+struct qmp_id {
+	struct json_object *value;	/* NULL for null */
+	bool present;
+};
+
+/* A reference of its own to src's value (for a reply sent later). */
+void qmp_id_copy(struct qmp_id *dst, const struct qmp_id *src);
+void qmp_id_put(struct qmp_id *id);
+
 /* What a handler says: a return value (*ret, may stay NULL for {}), an
- * error, or that the reply will come later through qmp_reply(). */
+ * error, or that the reply will come later (a compaction's, when it ends). */
 enum qmp_outcome { QMP_DONE, QMP_ERROR, QMP_LATER };
 
 struct qmp_call {
 	struct qmp_session *session;
 	struct json_object *args;	/* checked against the spec */
-	struct json_object *id;		/* to echo, or NULL */
+	struct qmp_id id;		/* to echo */
 	struct json_object *ret;
 	const char *err_class;
 	char err_desc[256];
 };
 
+#define QMP_MAX_ARGS		4
+
 struct qmp_command {
 	const char *name;
 	enum qmp_outcome (*fn)(struct control *ctl, struct qmp_call *call);
-	struct qmp_arg args[4];		/* ends at a NULL name */
+	struct qmp_member args[QMP_MAX_ARGS + 1];	/* ends at a NULL name */
+	const struct qmp_member *returns;	/* the object returned (NULL name ends),
+						 * NULL for {} */
+	bool returns_list;			/* a list of such objects */
+};
+
+struct qmp_event {
+	const char *name;
+	const struct qmp_member *data;		/* NULL name ends; NULL: {} */
 };
 
 void qmp_session_init(struct qmp_session *s, struct control *ctl, uint64_t id,
@@ -114,16 +147,27 @@ size_t qmp_session_feed_some(struct qmp_session *s, const char *buf, size_t len,
 
 /* Sends a message object (consumed) as one line. */
 void qmp_send(struct qmp_session *s, struct json_object *msg);
-/* Builds {"return": ret, "id": id} (ret consumed, NULL = {}). */
-struct json_object *qmp_make_return(struct json_object *ret, struct json_object *id);
-struct json_object *qmp_make_error(const char *cls, const char *desc, struct json_object *id);
+/* Builds {"return": ret, "id": id} (ret consumed, NULL = {}; id NULL or
+ * not present: no id). */
+struct json_object *qmp_make_return(struct json_object *ret, const struct qmp_id *id);
+struct json_object *qmp_make_error(const char *cls, const char *desc, const struct qmp_id *id);
 /* {"event": name, "data": data, "timestamp": ...} (data consumed). */
 struct json_object *qmp_make_event(const char *name, struct json_object *data);
 
 void qmp_set_error(struct qmp_call *call, const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* The command table (vmm/commands.c). */
+/* The package's version as QMP gives it: {"qemu": {"major", "minor",
+ * "micro"}, "package"} (the greeting, query-version). */
+struct json_object *qmp_version(void);
+
+/* The command and event tables (vmm/commands.c), ending at a NULL name. */
 extern const struct qmp_command qmp_commands[];
+extern const struct qmp_event qmp_events[];
+
+/* vmm/qmp_schema.c: query-qmp-schema's answer, QEMU's SchemaInfo list
+ * (commands, events, and the types they name), and query-commands'. */
+struct json_object *qmp_schema(void);
+struct json_object *qmp_command_names(void);
 
 #endif

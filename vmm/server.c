@@ -78,7 +78,7 @@ static struct client *find_client(struct server *s, uint64_t session)
 
 static void free_job(struct compact_job *job)
 {
-	json_object_put(job->id);
+	qmp_id_put(&job->id);
 	free(job);
 }
 
@@ -458,7 +458,7 @@ static void job_done(struct server *s, struct compact_job *job)
 	/* the asker may have gone meanwhile: then the result goes nowhere */
 	if (c) {
 		c->qmp.pending_replies--;
-		qmp_send(&c->qmp, qmp_make_return(control_job_result(job), job->id));
+		qmp_send(&c->qmp, qmp_make_return(control_job_result(job), &job->id));
 		c->job_queued = false;
 		if (c->jobs) {
 			struct compact_job *next = c->jobs;
