@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest/include/vmdefrag_abi.h"
 #include "tests/check_run.h"
 #include "tests/vmm_harness.h"
 #include "tools/qmp_client.h"
@@ -663,6 +664,58 @@ START_TEST(test_frame_map_png)
 }
 END_TEST
 
+/* ---- SHUTDOWN ---- */
+
+/* Each way a run ends, and the SHUTDOWN every client gets before the
+ * socket closes. The VM starts paused, so the clients are there first. */
+static const struct {
+	const char *guest, *args;
+	const char *action;		/* "quit", "cont" (the guest ends), "SIGTERM" */
+	const char *data;
+	int code;
+} shutdowns[] = {
+	{ "hello", "", "quit", "{\"guest\":false,\"reason\":\"host-qmp-quit\"}", 0 },
+	{ "exitcode", "code=3", "cont", "{\"guest\":true,\"reason\":\"guest-shutdown\"}", 3 },
+	{ "hello", "", "SIGTERM", "{\"guest\":false,\"reason\":\"host-signal\"}", VMD_EXIT_INTERRUPTED },
+	{ "crash", "mode=ud2", "cont", "{\"guest\":true,\"reason\":\"guest-panic\"}", VMD_EXIT_CRASH },
+	{ "assertfail", "", "cont", "{\"guest\":true,\"reason\":\"guest-panic\"}", VMD_EXIT_ASSERT },
+};
+
+START_TEST(test_shutdown_before_close)
+{
+	char line[256];
+	int fds[2];
+
+	snprintf(sock, sizeof(sock), "/tmp/vmdefrag-test-%d.sock", getpid());
+	snprintf(out, sizeof(out), "/tmp/vmdefrag-test-%d.out", getpid());
+	vmm = spawn_vmm(out, "run", guest_path(shutdowns[_i].guest), "--mem", "64M", "--socket", sock,
+			"--proactiveness", "0", "--paused", "--args", shutdowns[_i].args, NULL);
+	ck_assert_msg(wait_for_socket(sock, 60) == 0, "no control socket at %s", sock);
+	for (int i = 0; i < 2; i++)
+		fds[i] = raw_session();
+	raw_send(fds[0], "{\"execute\":\"query-status\"}\r\n");
+	ck_assert_int_eq(raw_expect(fds[0], "\"status\":\"paused\"", 10000), 1);
+	if (!strcmp(shutdowns[_i].action, "SIGTERM"))
+		ck_assert_int_eq(kill(vmm, SIGTERM), 0);
+	else
+		raw_send(fds[1], !strcmp(shutdowns[_i].action, "quit") ? "{\"execute\":\"quit\"}\r\n" :
+			 "{\"execute\":\"cont\"}\r\n");
+	snprintf(line, sizeof(line), "{\"event\":\"SHUTDOWN\",\"data\":%s,\"timestamp\":", shutdowns[_i].data);
+	for (int i = 0; i < 2; i++) {
+		char *got = raw_read_until(fds[i], line, 30000);
+
+		ck_assert_msg(got, "client %d: no %s before the socket closed", i, line);
+		/* the last thing on the socket */
+		ck_assert_msg(count(strstr(got, line), "\n") == 1, "client %d: after SHUTDOWN: %s", i,
+			      strstr(got, line));
+		free(got);
+		ck_assert_int_eq(raw_eof(fds[i], 10000), 0);
+		close(fds[i]);
+	}
+	finish(shutdowns[_i].code);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("control");
@@ -680,6 +733,10 @@ int main(void)
 	tcase_add_test(tc, test_socat_session);
 	tcase_add_test(tc, test_frame_map_png);
 	tcase_add_test(tc, test_defrag_under_memtest);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("shutdown");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_shutdown_before_close, 0, sizeof(shutdowns) / sizeof(shutdowns[0]));
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

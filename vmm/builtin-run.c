@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"                    removed at exit unless kept (\",,\" is a comma in PATH)\n"
 		"  --args STRING     handed to the guest (key=value words)\n"
 		"  --socket PATH     serve the QMP control socket at PATH (mode 0600)\n"
+		"  --paused          start with the vCPUs stopped (QEMU's -S): cont on the\n"
+		"                    socket starts them\n"
 		"  --proactiveness N proactive compaction, 0 (off) to 100 (default 20)\n"
 		"  --batch N         frames moved per vCPU pause (default 32, 1..4096)\n"
 		"  --plug SIZE       guest-physical space after RAM for plug-huge regions, whose\n"
@@ -249,7 +251,7 @@ static void serve(struct vm *vm, struct server *srv)
 			if (errno == EINTR)
 				continue;
 			perror("vmdefrag: poll");
-			vm_stop(vm, VMD_EXIT_VMM_ERROR);
+			vm_stop(vm, VMD_EXIT_VMM_ERROR, VM_STOP_HOST_ERROR);
 			break;
 		}
 		if (fds[0].revents)
@@ -259,7 +261,7 @@ static void serve(struct vm *vm, struct server *srv)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				fprintf(stderr, "vmdefrag: %s, stopping the guest\n", strsignal((int)si.ssi_signo));
-			vm_stop(vm, VMD_EXIT_INTERRUPTED);
+			vm_stop(vm, VMD_EXIT_INTERRUPTED, VM_STOP_HOST_SIGNAL);
 		}
 		server_handle(srv, fds + 2, n);
 	}
@@ -280,6 +282,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		{ "plug", required_argument, NULL, 'P' },
 		{ "huge-reserve", required_argument, NULL, 'H' },
 		{ "views", no_argument, NULL, 'v' },
+		{ "paused", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -295,6 +298,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 	struct server srv;
 	struct vm *vm;
 	sigset_t set;
+	bool paused = false;
 	int c, code;
 
 	optind = 1;
@@ -353,6 +357,9 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		case 'v':
 			cfg.views = true;
 			break;
+		case 'Z':
+			paused = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -366,6 +373,10 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		return 2;
 	}
 	cfg.guest_path = argv[optind];
+	if (paused && !cfg.socket_path) {
+		fprintf(stderr, "vmdefrag: --paused needs --socket: only cont there starts the vCPUs\n");
+		return 2;
+	}
 
 	/* signals: SIGINT/SIGTERM are read by serve(); vCPU threads unblock
 	 * only their kick signal */
@@ -396,10 +407,17 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		print_views(vm, "after boot");
 	if (huge_reserve_start(&vm->reserve))
 		fprintf(stderr, "vmdefrag: cannot start the huge reserve: huge requests free inline\n");
+	if (paused) {
+		/* as the socket's stop does; its cont undoes it */
+		pthread_mutex_lock(&vm->lock);
+		vm->user_paused = true;
+		pthread_mutex_unlock(&vm->lock);
+		vm_pause(vm);
+	}
 	for (unsigned int i = 0; i < cfg.nr_cpus; i++) {
 		if (vcpu_start(&vm->vcpus[i])) {
 			fprintf(stderr, "vmdefrag: cannot start vCPU %u\n", i);
-			vm_stop(vm, VMD_EXIT_VMM_ERROR);
+			vm_stop(vm, VMD_EXIT_VMM_ERROR, VM_STOP_HOST_ERROR);
 			break;
 		}
 	}

@@ -505,6 +505,9 @@ static const char *const policies[] = { "twoscanner", "minmove", "minmove-max", 
 static const char *const policy_names[] = { "twoscanner", "minmove", NULL };
 static const char *const triggers[] = { "command", "direct", "daemon", "proactive", NULL };
 static const char *const run_states[] = { "running", "paused", NULL };
+static const char *const shutdown_reasons[] = {
+	"host-error", "host-qmp-quit", "host-signal", "guest-shutdown", "guest-panic", NULL,
+};
 
 #define INT(n)		{ n, QMP_INT, false, 0, 0, NULL }
 #define INT_OPT(n)	{ n, QMP_INT, true, 0, 0, NULL }
@@ -578,6 +581,10 @@ static const struct qmp_member command_info[] = { STR("name"), END };
 /* SchemaInfo: these two, then members that depend on the meta-type */
 static const struct qmp_member schema_info[] = { STR("name"), STR("meta-type"), END };
 
+static const struct qmp_member shutdown_data[] = {
+	MEMBER("guest", QMP_BOOL), { "reason", QMP_STR, false, 0, 0, shutdown_reasons }, END,
+};
+
 const struct qmp_command qmp_commands[] = {
 	/* answered by the session itself (vmm/qmp.c): here for the schema */
 	{ "qmp_capabilities", NULL, { { "enable", QMP_STR_LIST, true, 0, 0, NULL }, END }, NULL, false },
@@ -613,5 +620,6 @@ const struct qmp_event qmp_events[] = {
 	{ "COMPACTION_END", compaction_end },
 	{ "STOP", NULL },
 	{ "RESUME", NULL },
+	{ "SHUTDOWN", shutdown_data },
 	{ NULL, NULL },
 };

@@ -232,7 +232,7 @@ static int do_assert(struct request_ctx *c)
 		strcpy(file, "?");
 	guest_log_always("guest assertion failed on vCPU %u: %s:%lu: %s", c->vcpu->id, file,
 		  (unsigned long)c->req.arg[2], expr);
-	vm_stop(c->vm, VMD_EXIT_ASSERT);
+	vm_stop(c->vm, VMD_EXIT_ASSERT, VM_STOP_GUEST_PANIC);
 	return VMD_OK;
 }
 
@@ -278,7 +278,7 @@ static int do_exit(struct request_ctx *c)
 {
 	if (c->req.arg[0] > 255)
 		return VMD_E_INVAL;
-	vm_stop(c->vm, (int)c->req.arg[0]);
+	vm_stop(c->vm, (int)c->req.arg[0], VM_STOP_GUEST_SHUTDOWN);
 	return VMD_OK;
 }
 
@@ -291,7 +291,7 @@ static int do_vcpu_done(struct request_ctx *c)
 	all = ++vm->vcpus_done == vm->cfg.nr_cpus;
 	pthread_mutex_unlock(&vm->lock);
 	if (all)
-		vm_stop(vm, 0);
+		vm_stop(vm, 0, VM_STOP_GUEST_SHUTDOWN);
 	else
 		c->vcpu->done = true;
 	return VMD_OK;

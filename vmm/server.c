@@ -147,7 +147,7 @@ static void op_cont(struct control *ctl)
 
 static void op_quit(struct control *ctl)
 {
-	vm_stop(server_of(ctl)->vm, 0);
+	vm_stop(server_of(ctl)->vm, 0, VM_STOP_HOST_QMP_QUIT);
 }
 
 static void queue_job(struct server *s, struct compact_job *job)
@@ -607,6 +607,16 @@ void server_flush(struct server *s)
 	uint64_t deadline = mono_ns() + SERVER_FLUSH_MS * 1000000ULL;
 	struct pollfd fds[SERVER_MAX_CLIENTS];
 
+	/* why the VM went away, before the socket does (QEMU's SHUTDOWN) */
+	if (s->vm) {
+		struct json_object *data = json_object_new_object();
+		enum vm_stop_reason why = s->vm->stop_reason;
+
+		json_object_object_add(data, "guest", json_object_new_boolean(why == VM_STOP_GUEST_SHUTDOWN ||
+									       why == VM_STOP_GUEST_PANIC));
+		json_object_object_add(data, "reason", json_object_new_string(vm_stop_reason_name(why)));
+		op_event(&s->ctl, qmp_make_event("SHUTDOWN", data));
+	}
 	deliver(s);
 	for (;;) {
 		int n = 0, left;

@@ -61,8 +61,9 @@ int server_timeout_ms(struct server *s);
 /* Serves what poll reported (fds as server_pollfds filled them) and the
  * deadlines that have passed. */
 void server_handle(struct server *s, const struct pollfd *fds, int n);
-/* Before exiting: delivers what is queued to the clients that read it,
- * waiting for them SERVER_FLUSH_MS at most, all together. */
+/* Before exiting (the VM stopped): sends every client the SHUTDOWN event
+ * with the VM's stop reason, then delivers what is queued to the clients
+ * that read it, waiting for them SERVER_FLUSH_MS at most, all together. */
 void server_flush(struct server *s);
 
 #endif

@@ -70,7 +70,7 @@ void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...)
 			"rflags 0x%llx)\n", vcpu->id, why, regs.rip, regs.rsp, regs.rflags);
 	else
 		fprintf(stderr, "vmdefrag: guest crashed on vCPU %u: %s\n", vcpu->id, why);
-	vm_stop(vcpu->vm, VMD_EXIT_CRASH);
+	vm_stop(vcpu->vm, VMD_EXIT_CRASH, VM_STOP_GUEST_PANIC);
 }
 
 /* Waits out any pause, then marks the vCPU as in the guest; false when

@@ -182,7 +182,20 @@ void vm_destroy(struct vm *vm)
 	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
 }
 
-void vm_stop(struct vm *vm, int code)
+const char *vm_stop_reason_name(enum vm_stop_reason why)
+{
+	static const char *const names[] = {
+		[VM_STOP_HOST_ERROR] = "host-error",
+		[VM_STOP_HOST_QMP_QUIT] = "host-qmp-quit",
+		[VM_STOP_HOST_SIGNAL] = "host-signal",
+		[VM_STOP_GUEST_SHUTDOWN] = "guest-shutdown",
+		[VM_STOP_GUEST_PANIC] = "guest-panic",
+	};
+
+	return names[why];
+}
+
+void vm_stop(struct vm *vm, int code, enum vm_stop_reason why)
 {
 	uint64_t one = 1;
 
@@ -192,6 +205,7 @@ void vm_stop(struct vm *vm, int code)
 	if (!vm->stopping) {
 		vm->stopping = true;
 		vm->exit_code = code;
+		vm->stop_reason = why;
 		if (write(vm->stop_efd, &one, sizeof(one)) < 0)
 			perror("vmdefrag: eventfd");
 	}

@@ -59,6 +59,15 @@ struct vm_config {
 	unsigned int huge_reserve;	/* blocks kept ready as host huge pages */
 };
 
+/* Why a run ends, as QEMU's SHUTDOWN event tells it. */
+enum vm_stop_reason {
+	VM_STOP_HOST_ERROR,		/* the VMM failed */
+	VM_STOP_HOST_QMP_QUIT,		/* quit on the control socket */
+	VM_STOP_HOST_SIGNAL,		/* SIGINT, SIGTERM */
+	VM_STOP_GUEST_SHUTDOWN,		/* the guest's exit, or every vCPU done */
+	VM_STOP_GUEST_PANIC,		/* the guest crashed or failed an assertion */
+};
+
 struct vm {
 	struct vm_config cfg;
 	int kvm_fd;
@@ -88,6 +97,7 @@ struct vm {
 	bool user_paused;		/* the control socket's stop */
 	bool stopping;
 	int exit_code;
+	enum vm_stop_reason stop_reason;
 	unsigned int vcpus_done;
 	int stop_efd;			/* eventfd: the run has ended */
 	uint64_t t_start_ns;		/* process start (main) */
@@ -103,8 +113,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg);
  * For tests and fuzzing; vm_destroy() undoes either. */
 int vm_create_memory(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy(struct vm *vm);
-/* Ends the run with code (the first code wins) and kicks every vCPU. */
-void vm_stop(struct vm *vm, int code);
+/* Ends the run with code and why (the first call wins) and kicks every
+ * vCPU. */
+void vm_stop(struct vm *vm, int code, enum vm_stop_reason why);
+/* QEMU's name for a reason (ShutdownCause): "guest-shutdown", ... */
+const char *vm_stop_reason_name(enum vm_stop_reason why);
 
 /* vm_check.c: checks the VMM's invariants on the live VM, waiting for any
  * request, move or compaction run in progress to end: the allocator's
