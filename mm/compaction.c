@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mm/clock.h"
 #include "mm/compaction.h"
 #include "mm/fragindex.h"
 
@@ -422,6 +423,63 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 	return moved;
 }
 
+/* ---- watching runs ---- */
+
+static void run_report(struct compactor *c, struct compact_run *run, enum compact_phase phase)
+{
+	run->free_blocks = count_free_pageblocks(c->zone);
+	run->reported_ns = mono_ns();
+	c->watch(c->watch_arg, phase, run);
+}
+
+void compact_run_begin(struct compactor *c, struct compact_run *run, enum compact_trigger trigger,
+		       bool minmove, int order, const struct compact_stats *stats)
+{
+	memset(run, 0, sizeof(*run));
+	run->id = ++c->nr_runs;
+	run->trigger = trigger;
+	run->minmove = minmove;
+	run->order = order;
+	run->stats = stats;
+	run->start_ns = mono_ns();
+	run->free_blocks_before = count_free_pageblocks(c->zone);
+	if (c->watch)
+		run_report(c, run, COMPACT_RUN_BEGIN);
+}
+
+void compact_run_tick(struct compactor *c, struct compact_run *run)
+{
+	uint64_t now;
+
+	if (!c->watch)
+		return;
+	now = mono_ns();
+	if (now - run->start_ns >= COMPACT_PROGRESS_AFTER_NS &&
+	    now - run->reported_ns >= COMPACT_PROGRESS_EVERY_NS)
+		run_report(c, run, COMPACT_RUN_PROGRESS);
+}
+
+void compact_run_end(struct compactor *c, struct compact_run *run)
+{
+	if (c->watch)
+		run_report(c, run, COMPACT_RUN_END);
+}
+
+static enum compact_trigger trigger_of(enum compact_mode mode)
+{
+	switch (mode) {
+	case COMPACT_FULL:
+	case COMPACT_ORDER:
+		return COMPACT_BY_COMMAND;
+	case COMPACT_DAEMON:
+		return COMPACT_BY_DAEMON;
+	case COMPACT_PROACTIVE:
+		return COMPACT_BY_PROACTIVE;
+	default:
+		return COMPACT_BY_DIRECT;
+	}
+}
+
 /* ---- the run ---- */
 
 enum compact_result compaction_suitable(const struct compactor *c, unsigned int order)
@@ -539,6 +597,7 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 	struct compact_control cc;
 	struct dst_source dst = { compaction_alloc, compaction_free, &cc };
 	struct zone *z = c->zone;
+	struct compact_run run;
 	enum compact_result ret;
 
 	if (!stats)
@@ -550,6 +609,7 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 	}
 	zone_lock(z);
 	z->compacting++;
+	compact_run_begin(c, &run, trigger_of(mode), false, cc.order, stats);
 	if (c->blockskip_flush) {
 		reset_isolation_suitable(z);
 		c->blockskip_flush = false;
@@ -561,6 +621,7 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 	}
 	cc_start_positions(&cc);
 	while ((ret = compact_finished(&cc)) == COMPACT_CONTINUE) {
+		compact_run_tick(c, &run);
 		if (!isolate_migratepages(&cc)) {
 			/* a pageblock with nothing to move: cheap, but there
 			 * may be many in a row */
@@ -585,10 +646,12 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 		z->events[KCOMPACTD_FREE_SCANNED] += stats->free_scanned;
 	}
 out:
+	stats->result = ret;
+	compact_run_end(c, &run);
 	z->compacting--;
 	zone_unlock(z);
 	cc_destroy(&cc);
-	return stats->result = ret;
+	return ret;
 }
 
 bool compaction_wait_idle(struct zone *z, unsigned int max_ms)

@@ -34,24 +34,9 @@ struct migration {
 
 typedef void (*migrate_fn)(void *arg, struct migration *batch, unsigned int nr);
 
-/* The pool's compaction state, shared by every run over it
- * (compact_cached_*_pfn and compact_blockskip_flush live in the zone in
- * Linux). */
-struct compactor {
-	struct zone *zone;
-	struct p2m *p2m;
-	migrate_fn migrate;
-	void *migrate_arg;
-	unsigned int batch;		/* frames per mover call */
-	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */
-	uint32_t cached_migrate_pfn;
-	uint32_t cached_free_pfn;
-	bool blockskip_flush;		/* a run completed: clear skip hints */
-	_Atomic bool aborting;		/* ends every run at its next batch: shutting down */
-};
-
 enum compact_mode {
 	COMPACT_FULL,		/* compact_memory: whole pool, skip hints ignored */
+	COMPACT_ORDER,		/* asked for an order (a command): as COMPACT_DIRECT */
 	COMPACT_DIRECT,		/* an allocation of 'order' failed: until it can succeed */
 	COMPACT_DIRECT_FULL,	/* the same from the pool's ends, skip hints ignored
 				 * (the kernel's last priority, COMPACT_PRIO_SYNC_FULL) */
@@ -78,11 +63,61 @@ struct compact_stats {
 	uint64_t failed;		/* pgmigrate_fail of this run */
 };
 
+/* Who started a run, for whoever watches runs. */
+enum compact_trigger {
+	COMPACT_BY_COMMAND,	/* asked for: COMPACT_FULL, COMPACT_ORDER, min-move */
+	COMPACT_BY_DIRECT,	/* an allocation that found no free block */
+	COMPACT_BY_DAEMON,	/* kcompactd woken for an order */
+	COMPACT_BY_PROACTIVE,	/* kcompactd's proactive runs */
+};
+
+/* A run as its watcher sees it: when it begins, every
+ * COMPACT_PROGRESS_EVERY_NS once it has run COMPACT_PROGRESS_AFTER_NS
+ * (checked between batches), and when it ends. */
+enum compact_phase { COMPACT_RUN_BEGIN, COMPACT_RUN_PROGRESS, COMPACT_RUN_END };
+
+#define COMPACT_PROGRESS_AFTER_NS	1000000000ULL
+#define COMPACT_PROGRESS_EVERY_NS	250000000ULL
+
+struct compact_run {
+	uint64_t id;			/* the compactor's runs, numbered from 1 */
+	enum compact_trigger trigger;
+	bool minmove;			/* min-move, not the two scanners */
+	int order;			/* -1: the whole pool */
+	uint64_t start_ns, reported_ns;
+	uint64_t free_blocks_before;	/* free pageblocks when it began */
+	uint64_t free_blocks;		/* and now */
+	const struct compact_stats *stats;	/* so far; result at the end */
+};
+
+/* Called with the zone lock held: must not take it, nor wait long. */
+typedef void (*compact_watch_fn)(void *arg, enum compact_phase phase, const struct compact_run *run);
+
+/* The pool's compaction state, shared by every run over it
+ * (compact_cached_*_pfn and compact_blockskip_flush live in the zone in
+ * Linux). */
+struct compactor {
+	struct zone *zone;
+	struct p2m *p2m;
+	migrate_fn migrate;
+	void *migrate_arg;
+	unsigned int batch;		/* frames per mover call */
+	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */
+	uint32_t cached_migrate_pfn;
+	uint32_t cached_free_pfn;
+	bool blockskip_flush;		/* a run completed: clear skip hints */
+	_Atomic bool aborting;		/* ends every run at its next batch: shutting down */
+	compact_watch_fn watch;		/* told of every run (optional) */
+	void *watch_arg;
+	uint64_t nr_runs;
+};
+
 void compactor_init(struct compactor *c, struct zone *z, struct p2m *m,
 		    migrate_fn migrate, void *arg);
 
 /* One compaction run. order is ignored for COMPACT_FULL and
- * COMPACT_PROACTIVE; wmark_low only matters for COMPACT_PROACTIVE. */
+ * COMPACT_PROACTIVE; wmark_low only matters for COMPACT_PROACTIVE. The
+ * watcher learns of it (COMPACT_BY_* from the mode). */
 enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, int order,
 				 unsigned int wmark_low, struct compact_stats *stats);
 
@@ -106,6 +141,13 @@ static inline bool frame_is_movable(const struct frame *f)
 	       !(f->flags & (FRAME_TAIL | FRAME_PINNED | FRAME_HUGE | FRAME_MOVING)) &&
 	       f->use.gfn != PFN_NONE;
 }
+
+/* A run's watcher calls, for the engines (compact_zone, min-move); zone
+ * lock held. compact_run_tick() reports progress when it is due. */
+void compact_run_begin(struct compactor *c, struct compact_run *run, enum compact_trigger trigger,
+		       bool minmove, int order, const struct compact_stats *stats);
+void compact_run_tick(struct compactor *c, struct compact_run *run);
+void compact_run_end(struct compactor *c, struct compact_run *run);
 
 /* Waits (polling each millisecond, at most max_ms) until no compaction run
  * holds frames isolated: the free frames a run isolates as destinations

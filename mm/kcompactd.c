@@ -25,8 +25,6 @@ void kcompactd_init(struct kcompactd *kd, struct compactor *c)
 	kd->proactiveness = PROACTIVENESS_DEFAULT;
 	kd->interval_ms = HPAGE_FRAG_CHECK_INTERVAL_MSEC;
 	kd->proactive_runs = kd->deferred = 0;
-	kd->notify = NULL;
-	kd->notify_arg = NULL;
 	pthread_mutex_init(&kd->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -37,11 +35,8 @@ void kcompactd_init(struct kcompactd *kd, struct compactor *c)
 static void run(struct kcompactd *kd, enum compact_mode mode, int order, unsigned int wmark_low)
 {
 	struct compact_stats st;
-	uint64_t t0 = mono_ns();
 
 	compact_zone(kd->c, mode, order, wmark_low, &st);
-	if (kd->notify)
-		kd->notify(kd->notify_arg, mode, &st, mono_ns() - t0);
 }
 
 /* kcompactd_do_work(): compact for the order a failed allocation wanted. */

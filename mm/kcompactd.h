@@ -29,10 +29,6 @@ struct kcompactd {
 	unsigned int interval_ms;
 	uint64_t proactive_runs;	/* proactive compactions done */
 	uint64_t deferred;		/* rounds that backed off */
-	/* told about every run the thread makes (optional) */
-	void (*notify)(void *arg, enum compact_mode mode, const struct compact_stats *st,
-		       uint64_t elapsed_ns);
-	void *notify_arg;
 };
 
 void kcompactd_init(struct kcompactd *kd, struct compactor *c);

@@ -193,7 +193,8 @@ static void holes_give_back(void *arg, uint32_t pfn)
 
 /* Moves every movable frame of one isolated pageblock, batch by batch. */
 static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *batch,
-			   const struct dst_source *dst, struct compact_stats *stats)
+			   const struct dst_source *dst, struct compact_stats *stats,
+			   struct compact_run *run)
 {
 	struct zone *z = c->zone;
 	uint32_t start = pb << z->pageblock_order, end = start + pageblock_nr_frames(z);
@@ -212,6 +213,7 @@ static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *b
 		if (n == c->batch) {
 			migrate_batch(c, batch, n, dst, stats);
 			n = 0;
+			compact_run_tick(c, run);
 			zone_lock_break(z);
 		}
 	}
@@ -231,6 +233,7 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 	struct compact_stats local;
 	struct holes h;
 	struct dst_source dst = { holes_take, holes_give_back, &h };
+	struct compact_run run;
 	enum compact_result ret = COMPACT_SUCCESS;
 	uint64_t nfree;
 
@@ -246,6 +249,7 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 	}
 	zone_lock(z);
 	z->compacting++;
+	compact_run_begin(c, &run, COMPACT_BY_COMMAND, true, -1, stats);
 	nfree = survey(z, cand, &ncand, holes_blocks, &nholes);
 	/* choose the cheapest blocks while holes outside them can take their frames */
 	while (nfree + nsel < target && nsel < ncand &&
@@ -265,7 +269,7 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 		if (pageblock_migratetype(z, holes_blocks[i].pb << z->pageblock_order) != MIGRATE_ISOLATE)
 			holes_blocks[h.nblocks++] = holes_blocks[i];
 	for (uint32_t i = 0; i < nsel && !c->aborting; i++)
-		evacuate_block(c, cand[i].pb, batch, &dst, stats);
+		evacuate_block(c, cand[i].pb, batch, &dst, stats, &run);
 	while (h.qlen) {
 		buddy_free(z, h.queue[h.qhead], 0);
 		h.qhead = (h.qhead + 1) % h.qsize;
@@ -279,6 +283,8 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 out_unlock:
 	if (target != MINMOVE_MAX && count_free_pageblocks(z) < target)
 		ret = COMPACT_COMPLETE;
+	stats->result = ret;
+	compact_run_end(c, &run);
 	z->compacting--;
 	zone_unlock(z);
 out_free:

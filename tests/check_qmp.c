@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mm/buddy.h"
+#include "mm/compaction.h"
 #include "mm/p2m.h"
 #include "mm/vmstat.h"
 #include "tests/check_run.h"
@@ -235,7 +236,7 @@ START_TEST(test_compactions_bounded)
 	f.out_len = 0;
 	fake_run_jobs(&f);
 	f.out[f.out_len] = '\0';
-	ck_assert_int_eq(count(f.out, "{\"return\":{\"policy\""), QMP_MAX_PENDING);
+	ck_assert_int_eq(count(f.out, "{\"return\":{\"run\""), QMP_MAX_PENDING);
 	ck_assert_uint_eq(f.session.pending_replies, 0);
 	got = fake_talk(&f, "{\"execute\":\"compact\",\"id\":\"again\"}");
 	ck_assert_str_eq(got, "");
@@ -307,7 +308,8 @@ START_TEST(test_compact_reports_and_events)
 
 	negotiate();
 	got = fake_talk(&f, "{\"execute\":\"compact\",\"id\":9}");
-	ck_assert_msg(strstr(got, "{\"event\":\"COMPACTION_BEGIN\",\"data\":{\"policy\":\"twoscanner\",\"order\":null,\"trigger\":\"command\"}"), "%s", got);
+	ck_assert_msg(strstr(got, "{\"event\":\"COMPACTION_BEGIN\",\"data\":{\"run\":1,\"policy\":\"twoscanner\","
+			      "\"order\":null,\"trigger\":\"command\",\"free-2m-blocks-before\":"), "%s", got);
 	ck_assert_msg(strstr(got, "{\"event\":\"COMPACTION_END\""), "%s", got);
 	ck_assert_msg(strstr(got, "\"result\":\"complete\""), "%s", got);
 	ck_assert_msg(strstr(got, "},\"id\":9}"), "%s", got);
@@ -894,6 +896,183 @@ START_TEST(test_readme_matches_schema)
 }
 END_TEST
 
+/* ---- compaction events ---- */
+
+/* The data of each event named name in text, in order (at most max). */
+static unsigned int events_of(const char *text, const char *name, struct json_object **out,
+			      unsigned int max)
+{
+	char needle[64];
+	unsigned int n = 0;
+
+	snprintf(needle, sizeof(needle), "{\"event\":\"%s\"", name);
+	for (const char *p = text; (p = strstr(p, needle)) && n < max; p++) {
+		const char *end = strstr(p, "\r\n");
+		char *line = strndup(p, (size_t)(end - p));
+		struct json_object *msg = json_tokener_parse(line), *data;
+
+		ck_assert(msg && json_object_object_get_ex(msg, "data", &data));
+		out[n++] = json_object_get(data);
+		json_object_put(msg);
+		free(line);
+	}
+	return n;
+}
+
+static int64_t data_int(struct json_object *d, const char *key)
+{
+	struct json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(d, key, &v), "no %s in %s", key,
+		      json_object_to_json_string(d));
+	return json_object_get_int64(v);
+}
+
+static const char *data_str(struct json_object *d, const char *key)
+{
+	struct json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(d, key, &v), "no %s", key);
+	return json_object_get_string(v);
+}
+
+/* Every kind of run - a compact command (two scanners, for an order,
+ * min-move), a direct compaction for an allocation, kcompactd woken for
+ * an order and proactive - sends COMPACTION_BEGIN and COMPACTION_END,
+ * with the same run number, policy, order and trigger, and the end's
+ * counts are the run's. */
+START_TEST(test_every_run_has_begin_and_end)
+{
+	static const struct {
+		const char *request;		/* or NULL: a run started below */
+		enum compact_mode mode;
+		const char *policy, *trigger;
+		int order;
+	} kinds[] = {
+		{ "{\"execute\":\"compact\"}", 0, "twoscanner", "command", -1 },
+		{ "{\"execute\":\"compact\",\"arguments\":{\"order\":9}}", 0, "twoscanner", "command", 9 },
+		{ "{\"execute\":\"compact\",\"arguments\":{\"policy\":\"minmove\",\"order\":9}}", 0, "minmove",
+		  "command", 9 },
+		{ NULL, COMPACT_DIRECT, "twoscanner", "direct", 9 },
+		{ NULL, COMPACT_DAEMON, "twoscanner", "daemon", 9 },
+		{ NULL, COMPACT_PROACTIVE, "twoscanner", "proactive", -1 },
+	};
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		struct json_object *begin[2], *end[2], *progress[1];
+		struct compact_stats st;
+
+		fake_destroy(&f);
+		fake_init(&f);
+		negotiate();
+		f.out_len = 0;
+		if (kinds[k].request)
+			fake_talk(&f, kinds[k].request);
+		else
+			compact_zone(&f.compactor, kinds[k].mode, kinds[k].order, 0, &st);
+		ck_assert_uint_eq(events_of(f.out, "COMPACTION_BEGIN", begin, 2), 1);
+		ck_assert_uint_eq(events_of(f.out, "COMPACTION_END", end, 2), 1);
+		/* short: no progress */
+		ck_assert_uint_eq(events_of(f.out, "COMPACTION_PROGRESS", progress, 1), 0);
+		ck_assert_int_eq(data_int(begin[0], "run"), 1);
+		ck_assert_int_eq(data_int(end[0], "run"), 1);
+		for (int i = 0; i < 2; i++) {
+			struct json_object *d = i ? end[0] : begin[0], *order;
+
+			ck_assert_str_eq(data_str(d, "policy"), kinds[k].policy);
+			ck_assert_str_eq(data_str(d, "trigger"), kinds[k].trigger);
+			ck_assert(json_object_object_get_ex(d, "order", &order));
+			if (kinds[k].order < 0)
+				ck_assert_ptr_null(order);
+			else
+				ck_assert_int_eq(json_object_get_int(order), kinds[k].order);
+		}
+		ck_assert_int_eq(data_int(end[0], "free-2m-blocks-before"),
+				 data_int(begin[0], "free-2m-blocks-before"));
+		ck_assert_int_eq(data_int(end[0], "free-2m-blocks-after"), (int64_t)count_free_pageblocks(&f.pool.zone));
+		if (!kinds[k].request) {
+			ck_assert_int_eq(data_int(end[0], "frames-moved"), (int64_t)st.moved);
+			ck_assert_int_eq(data_int(end[0], "migrate-scanned"), (int64_t)st.migrate_scanned);
+			ck_assert_str_eq(data_str(end[0], "result"), compact_result_name(st.result));
+		}
+		json_object_put(begin[0]);
+		json_object_put(end[0]);
+	}
+	/* allocation with direct compaction, as a huge request makes it */
+	{
+		struct json_object *begin[4], *end[4];
+		uint32_t pfn;
+		unsigned int n;
+
+		fake_destroy(&f);
+		/* every other frame free: no free block of order 9 */
+		fake_init_pool(&f, "alternating", 8192);
+		negotiate();
+		f.out_len = 0;
+		ck_assert_int_eq(compact_alloc_direct(&f.compactor, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+		n = events_of(f.out, "COMPACTION_BEGIN", begin, 4);
+		ck_assert_uint_ge(n, 1);
+		ck_assert_uint_eq(events_of(f.out, "COMPACTION_END", end, 4), n);
+		for (unsigned int i = 0; i < n; i++) {
+			ck_assert_str_eq(data_str(begin[i], "trigger"), "direct");
+			ck_assert_int_eq(data_int(end[i], "run"), data_int(begin[i], "run"));
+			json_object_put(begin[i]);
+			json_object_put(end[i]);
+		}
+	}
+}
+END_TEST
+
+/* A compaction of a 4 GiB pool with every other frame free runs for
+ * seconds: after the
+ * first second, COMPACTION_PROGRESS at most four times a second, its
+ * counts growing, all between the run's BEGIN and END. */
+START_TEST(test_progress_of_a_long_run)
+{
+	struct json_object *begin[1], *end[1], *progress[256], *reply, *ret;
+	int64_t moved = 0, duration_us;
+	unsigned int n;
+	const char *got;
+
+	fake_destroy(&f);
+	fake_init_pool(&f, "alternating", 1U << 20);
+	f.compactor.batch = 1;	/* slower, so that it lasts on a fast machine */
+	negotiate();
+	f.out_len = 0;
+	got = fake_talk(&f, "{\"execute\":\"compact\",\"id\":1}");
+	ck_assert_uint_eq(events_of(got, "COMPACTION_BEGIN", begin, 1), 1);
+	ck_assert_uint_eq(events_of(got, "COMPACTION_END", end, 1), 1);
+	duration_us = data_int(end[0], "duration-us");
+	n = events_of(got, "COMPACTION_PROGRESS", progress, 256);
+	printf("a 4 GiB pool: compaction ran %.2f s, moved %ld frames, %u progress events\n",
+	       duration_us / 1e6, (long)data_int(end[0], "frames-moved"), n);
+	ck_assert_msg(duration_us >= 1250000, "the run took %ld us: too short to show progress",
+		      (long)duration_us);
+	ck_assert_uint_ge(n, 1);
+	/* the first after a second, then at least 250 ms apart */
+	ck_assert_uint_le(n, (unsigned int)((duration_us - 1000000) / 250000) + 1);
+	ck_assert(strstr(got, "\"COMPACTION_BEGIN\"") < strstr(got, "\"COMPACTION_PROGRESS\""));
+	ck_assert(strstr(got, "\"COMPACTION_PROGRESS\"") < strstr(got, "\"COMPACTION_END\""));
+	for (unsigned int i = 0; i < n; i++) {
+		int64_t at = data_int(progress[i], "duration-us");
+
+		ck_assert_int_eq(data_int(progress[i], "run"), data_int(begin[0], "run"));
+		ck_assert_int_ge(at, 1000000);
+		ck_assert_int_ge(data_int(progress[i], "frames-moved"), moved);
+		moved = data_int(progress[i], "frames-moved");
+		ck_assert_int_le(moved, data_int(end[0], "frames-moved"));
+		json_object_put(progress[i]);
+	}
+	/* the reply is the END's data */
+	reply = json_tokener_parse(strstr(got, "{\"return\""));
+	ck_assert(reply && json_object_object_get_ex(reply, "return", &ret));
+	ck_assert_str_eq(json_object_to_json_string(ret), json_object_to_json_string(end[0]));
+	json_object_put(reply);
+	json_object_put(begin[0]);
+	json_object_put(end[0]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("qmp");
@@ -921,6 +1100,8 @@ int main(void)
 	tcase_add_test(tc, test_schema_lists_everything);
 	tcase_add_test(tc, test_replies_match_schema);
 	tcase_add_test(tc, test_readme_matches_schema);
+	tcase_add_test(tc, test_every_run_has_begin_and_end);
+	tcase_add_test(tc, test_progress_of_a_long_run);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -115,11 +115,16 @@ void fake_init(struct fake *f)
 
 void fake_init_scenario(struct fake *f, const char *scenario)
 {
+	fake_init_pool(f, scenario, 8192);
+}
+
+void fake_init_pool(struct fake *f, const char *scenario, uint32_t nr_frames)
+{
 	struct scenario sc;
 
 	memset(f, 0, sizeof(*f));
-	pool_create(&f->pool, POOL_ANON, 8192, NULL);
-	p2m_init(&f->p2m, &f->pool.zone, 8192);
+	pool_create(&f->pool, POOL_ANON, nr_frames, NULL);
+	p2m_init(&f->p2m, &f->pool.zone, nr_frames);
 	if (scenario) {
 		scenario_init(&sc, &f->pool.zone, &f->p2m);
 		scenario_generate(&sc, scenario, 1);
@@ -130,6 +135,8 @@ void fake_init_scenario(struct fake *f, const char *scenario)
 	f->ctl.pool = &f->pool;
 	f->ctl.p2m = &f->p2m;
 	f->ctl.compactor = &f->compactor;
+	f->compactor.watch = control_watch;
+	f->compactor.watch_arg = &f->ctl;
 	f->ctl.kcompactd = &f->kcompactd;
 	f->ctl.ops = &fake_ops;
 	f->ctl.priv = f;

@@ -6,6 +6,7 @@
 #define TESTS_CONTROL_FAKE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vmm/control.h"
 #include "vmm/qmp.h"
@@ -28,6 +29,8 @@ void fake_init(struct fake *f);
 /* The same over a pool prepared by a scenario (mm/scenario.c), or left
  * all free when scenario is NULL. */
 void fake_init_scenario(struct fake *f, const char *scenario);
+/* The same with a pool of nr_frames (8192 above). */
+void fake_init_pool(struct fake *f, const char *scenario, uint32_t nr_frames);
 /* Runs the deferred compactions, in order, replying to each. */
 void fake_run_jobs(struct fake *f);
 void fake_destroy(struct fake *f);

@@ -401,8 +401,6 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		free(vm);
 		return VMD_EXIT_VMM_ERROR;
 	}
-	vm->kcompactd.notify = control_daemon_notify;
-	vm->kcompactd.notify_arg = &srv.ctl;
 	if (cfg.views)
 		print_views(vm, "after boot");
 	if (huge_reserve_start(&vm->reserve))

@@ -285,29 +285,83 @@ static void emit(struct control *ctl, const char *name, struct json_object *data
 	ctl->ops->event(ctl, qmp_make_event(name, data));
 }
 
-static struct json_object *job_data(const struct compact_job *job, const char *trigger)
+static const char *const trigger_names[] = {
+	[COMPACT_BY_COMMAND] = "command",
+	[COMPACT_BY_DIRECT] = "direct",
+	[COMPACT_BY_DAEMON] = "daemon",
+	[COMPACT_BY_PROACTIVE] = "proactive",
+};
+
+/* What every event of a run and compact's reply begin with. */
+static struct json_object *run_data(uint64_t id, bool minmove, int order, enum compact_trigger trigger)
 {
 	struct json_object *d = json_object_new_object();
 
-	json_object_object_add(d, "policy", json_object_new_string(policy_name(job->policy)));
-	json_object_object_add(d, "order", job->order < 0 ? NULL : json_object_new_int(job->order));
-	json_object_object_add(d, "trigger", json_object_new_string(trigger));
+	add_int(d, "run", id);
+	json_object_object_add(d, "policy", json_object_new_string(minmove ? "minmove" : "twoscanner"));
+	json_object_object_add(d, "order", order < 0 ? NULL : json_object_new_int(order));
+	json_object_object_add(d, "trigger", json_object_new_string(trigger_names[trigger]));
 	return d;
+}
+
+static void add_counts(struct json_object *d, const struct compact_stats *st)
+{
+	add_int(d, "frames-moved", st->moved);
+	add_int(d, "frames-failed", st->failed);
+	add_int(d, "migrate-scanned", st->migrate_scanned);
+	add_int(d, "free-scanned", st->free_scanned);
 }
 
 struct json_object *control_job_result(const struct compact_job *job)
 {
-	struct json_object *r = job_data(job, job->session_id ? "command" : "daemon");
+	struct json_object *r = run_data(job->run_id, job->policy == POLICY_MINMOVE, job->order,
+					 COMPACT_BY_COMMAND);
 
 	json_object_object_add(r, "result", json_object_new_string(compact_result_name(job->stats.result)));
-	add_int(r, "frames-moved", job->stats.moved);
-	add_int(r, "frames-failed", job->stats.failed);
-	add_int(r, "migrate-scanned", job->stats.migrate_scanned);
-	add_int(r, "free-scanned", job->stats.free_scanned);
+	add_counts(r, &job->stats);
 	add_int(r, "free-2m-blocks-before", job->blocks_before);
 	add_int(r, "free-2m-blocks-after", job->blocks_after);
 	add_int(r, "duration-us", job->duration_ns / 1000);
 	return r;
+}
+
+void control_watch(void *arg, enum compact_phase phase, const struct compact_run *run)
+{
+	struct control *ctl = arg;
+	struct compact_job *job = run->trigger == COMPACT_BY_COMMAND ? ctl->running_job : NULL;
+	/* a command's order, which min-move knows only as a target */
+	struct json_object *d = run_data(run->id, run->minmove, job ? job->order : run->order,
+					 run->trigger);
+	uint64_t elapsed = mono_ns() - run->start_ns;
+
+	switch (phase) {
+	case COMPACT_RUN_BEGIN:
+		add_int(d, "free-2m-blocks-before", run->free_blocks_before);
+		emit(ctl, "COMPACTION_BEGIN", d);
+		break;
+	case COMPACT_RUN_PROGRESS:
+		add_counts(d, run->stats);
+		add_int(d, "free-2m-blocks-before", run->free_blocks_before);
+		add_int(d, "free-2m-blocks", run->free_blocks);
+		add_int(d, "duration-us", elapsed / 1000);
+		emit(ctl, "COMPACTION_PROGRESS", d);
+		break;
+	case COMPACT_RUN_END:
+		json_object_object_add(d, "result",
+				       json_object_new_string(compact_result_name(run->stats->result)));
+		add_counts(d, run->stats);
+		add_int(d, "free-2m-blocks-before", run->free_blocks_before);
+		add_int(d, "free-2m-blocks-after", run->free_blocks);
+		add_int(d, "duration-us", elapsed / 1000);
+		emit(ctl, "COMPACTION_END", d);
+		if (job) {
+			job->run_id = run->id;
+			job->blocks_before = run->free_blocks_before;
+			job->blocks_after = run->free_blocks;
+			job->duration_ns = elapsed;
+		}
+		break;
+	}
 }
 
 /* minmove for an order: one more free pageblock (or as many as a block
@@ -328,43 +382,22 @@ static uint64_t minmove_target(struct zone *z, int order)
 void control_run_job(struct control *ctl, struct compact_job *job)
 {
 	struct zone *z = zone_of(ctl);
-	uint64_t t0, target;
+	uint64_t target;
 
-	emit(ctl, "COMPACTION_BEGIN", job_data(job, job->session_id ? "command" : "daemon"));
+	/* the watcher tells this job's run from others by it (one at a time) */
 	zone_lock(z);
-	job->blocks_before = count_free_pageblocks(z);
+	ctl->running_job = job;
 	target = minmove_target(z, job->order);
 	zone_unlock(z);
-	t0 = mono_ns();
 	if (job->policy == POLICY_MINMOVE)
 		compact_minmove(ctl->compactor, target, &job->stats);
 	else if (job->order < 0)
 		compact_zone(ctl->compactor, COMPACT_FULL, -1, 0, &job->stats);
 	else
-		compact_zone(ctl->compactor, COMPACT_DIRECT, job->order, 0, &job->stats);
-	job->duration_ns = mono_ns() - t0;
+		compact_zone(ctl->compactor, COMPACT_ORDER, job->order, 0, &job->stats);
 	zone_lock(z);
-	job->blocks_after = count_free_pageblocks(z);
+	ctl->running_job = NULL;
 	zone_unlock(z);
-	emit(ctl, "COMPACTION_END", control_job_result(job));
-}
-
-void control_daemon_notify(void *arg, enum compact_mode mode, const struct compact_stats *st,
-			   uint64_t elapsed_ns)
-{
-	struct control *ctl = arg;
-	struct json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "policy", json_object_new_string("twoscanner"));
-	json_object_object_add(d, "trigger",
-			       json_object_new_string(mode == COMPACT_PROACTIVE ? "proactive" : "daemon"));
-	json_object_object_add(d, "result", json_object_new_string(compact_result_name(st->result)));
-	add_int(d, "frames-moved", st->moved);
-	add_int(d, "frames-failed", st->failed);
-	add_int(d, "migrate-scanned", st->migrate_scanned);
-	add_int(d, "free-scanned", st->free_scanned);
-	add_int(d, "duration-us", elapsed_ns / 1000);
-	emit(ctl, "COMPACTION_END", d);
 }
 
 static enum qmp_outcome cmd_compact(struct control *ctl, struct qmp_call *call)
@@ -558,17 +591,23 @@ static const struct qmp_member frame_map_ret[] = {
 	STR("map"), END,
 };
 
-/* what a compaction was: its events and compact's return */
+/* what a compaction run is: its events and compact's return */
 #define RUN_MEMBERS \
+	INT("run"), \
 	{ "policy", QMP_STR, false, 0, 0, policy_names }, \
 	MEMBER("order", QMP_INT_OR_NULL), \
 	{ "trigger", QMP_STR, false, 0, 0, triggers }
 #define RUN_COUNTS \
-	INT("frames-moved"), INT("frames-failed"), INT("migrate-scanned"), INT("free-scanned"), \
-	INT("free-2m-blocks-before"), INT("free-2m-blocks-after"), INT("duration-us")
+	INT("frames-moved"), INT("frames-failed"), INT("migrate-scanned"), INT("free-scanned")
 
-static const struct qmp_member compaction_begin[] = { RUN_MEMBERS, END };
-static const struct qmp_member compaction_end[] = { RUN_MEMBERS, STR("result"), RUN_COUNTS, END };
+static const struct qmp_member compaction_begin[] = { RUN_MEMBERS, INT("free-2m-blocks-before"), END };
+static const struct qmp_member compaction_progress[] = {
+	RUN_MEMBERS, RUN_COUNTS, INT("free-2m-blocks-before"), INT("free-2m-blocks"), INT("duration-us"), END,
+};
+static const struct qmp_member compaction_end[] = {
+	RUN_MEMBERS, STR("result"), RUN_COUNTS, INT("free-2m-blocks-before"), INT("free-2m-blocks-after"),
+	INT("duration-us"), END,
+};
 
 static const struct qmp_member compaction_ret[] = {
 	INT("proactiveness"), INT("proactive-runs"), INT("deferred"), INT("extfrag-threshold"),
@@ -617,6 +656,7 @@ const struct qmp_command qmp_commands[] = {
 
 const struct qmp_event qmp_events[] = {
 	{ "COMPACTION_BEGIN", compaction_begin },
+	{ "COMPACTION_PROGRESS", compaction_progress },
 	{ "COMPACTION_END", compaction_end },
 	{ "STOP", NULL },
 	{ "RESUME", NULL },

@@ -26,6 +26,7 @@ struct compact_job {
 	int order;			/* -1: whole pool */
 	enum compact_policy policy;
 	struct compact_stats stats;
+	uint64_t run_id;		/* the compactor's number for its run */
 	uint64_t blocks_before, blocks_after;
 	uint64_t duration_ns;
 	struct compact_job *next;	/* queue link */
@@ -52,6 +53,7 @@ struct control {
 	struct guest_mem *gm;		/* NULL without a guest */
 	struct huge_reserve *reserve;	/* NULL without one */
 	enum compact_policy policy;	/* default for compact */
+	struct compact_job *running_job;	/* the command's run going on (zone lock) */
 	const struct control_ops *ops;
 	void *priv;
 };
@@ -59,14 +61,15 @@ struct control {
 const char *policy_name(enum compact_policy p);
 int policy_parse(const char *name, enum compact_policy *p);
 
-/* Runs a job (taking the zone lock itself), with COMPACTION_BEGIN and
- * COMPACTION_END events around it. */
+/* Runs a job (taking the zone lock itself); control_watch() sends its
+ * events and fills in what the reply says of the run. */
 void control_run_job(struct control *ctl, struct compact_job *job);
 /* The job's result as a QMP return value. */
 struct json_object *control_job_result(const struct compact_job *job);
 
-/* kcompactd's notify hook: events for its runs. arg is the control. */
-void control_daemon_notify(void *arg, enum compact_mode mode, const struct compact_stats *st,
-			   uint64_t elapsed_ns);
+/* The compactor's watcher (arg: the control): COMPACTION_BEGIN,
+ * COMPACTION_PROGRESS and COMPACTION_END for every run, whoever started
+ * it (zone lock held). */
+void control_watch(void *arg, enum compact_phase phase, const struct compact_run *run);
 
 #endif

@@ -577,6 +577,9 @@ int server_start(struct server *s, struct vm *vm, const char *path, struct kcomp
 	s->ctl.priv = s;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work, NULL);
+	/* every run's events, whoever starts it (no run goes on yet) */
+	c->watch = control_watch;
+	c->watch_arg = &s->ctl;
 	s->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->wake_efd < 0)
 		return -errno;
@@ -636,6 +639,12 @@ void server_flush(struct server *s)
 
 void server_stop(struct server *s)
 {
+	/* a vCPU may still compact for a huge request: its events go nowhere */
+	if (s->ctl.compactor) {
+		zone_lock(s->ctl.compactor->zone);
+		s->ctl.compactor->watch = NULL;
+		zone_unlock(s->ctl.compactor->zone);
+	}
 	if (s->worker_running) {
 		pthread_mutex_lock(&s->lock);
 		s->worker_stop = true;
