@@ -598,6 +598,7 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 	struct dst_source dst = { compaction_alloc, compaction_free, &cc };
 	struct zone *z = c->zone;
 	struct compact_run run;
+	uint32_t start_migrate, start_free;
 	enum compact_result ret;
 
 	if (!stats)
@@ -620,7 +621,13 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 			goto out;
 	}
 	cc_start_positions(&cc);
+	start_migrate = cc.migrate_pfn;
+	start_free = cc.free_pfn;
+	run.work_total = start_free > start_migrate ? start_free - start_migrate : 0;
 	while ((ret = compact_finished(&cc)) == COMPACT_CONTINUE) {
+		/* the scanners close the gap between them from both ends */
+		run.work_done = (cc.migrate_pfn - start_migrate) +
+				(start_free > cc.free_pfn ? start_free - cc.free_pfn : 0);
 		compact_run_tick(c, &run);
 		if (!isolate_migratepages(&cc)) {
 			/* a pageblock with nothing to move: cheap, but there

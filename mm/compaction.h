@@ -87,6 +87,9 @@ struct compact_run {
 	uint64_t start_ns, reported_ns;
 	uint64_t free_blocks_before;	/* free pageblocks when it began */
 	uint64_t free_blocks;		/* and now */
+	uint64_t work_done, work_total;	/* how far: frames between the scanners
+					 * covered, or frames of the blocks to clear
+					 * moved or failed (0 total: not known yet) */
 	const struct compact_stats *stats;	/* so far; result at the end */
 };
 

@@ -213,6 +213,7 @@ static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *b
 		if (n == c->batch) {
 			migrate_batch(c, batch, n, dst, stats);
 			n = 0;
+			run->work_done = stats->moved + stats->failed;
 			compact_run_tick(c, run);
 			zone_lock_break(z);
 		}
@@ -257,6 +258,8 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 		nsel++;
 	if (!nsel)
 		goto out_unlock;
+	for (uint32_t i = 0; i < nsel; i++)
+		run.work_total += cand[i].used;
 	for (uint32_t i = 0; i < nsel; i++) {
 		old_type[cand[i].pb] = pageblock_migratetype(z, cand[i].pb << z->pageblock_order);
 		buddy_set_pageblock_migratetype(z, cand[i].pb << z->pageblock_order, MIGRATE_ISOLATE);

@@ -665,6 +665,55 @@ START_TEST(test_frame_map_png)
 }
 END_TEST
 
+/* vmdefrag-ctl watch --once: one frame of the pool's state, its numbers
+ * those the queries give; and compact's progress lines when stderr is
+ * not a terminal. */
+START_TEST(test_ctl_watch_and_progress)
+{
+	const char *ctl = getenv("VMDEFRAG_CTL");
+	char cmd[1024], line[512];
+	int rows = 0, memory = 0, none = 0;
+	FILE *p;
+
+	ck_assert_ptr_nonnull(ctl);
+	start("fragment", "loops=0", "256M");
+	ck_assert_int_ge(wait_for_output(out, "fragment_discarded_pages", 1, 120), 1);
+	snprintf(cmd, sizeof(cmd), "%s watch %s --once", ctl, sock);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p)) {
+		unsigned int order;
+		long blocks;
+
+		memory += !strncmp(line, "memory  ", 8) && strstr(line, "of 65536 frames used");
+		none += !strcmp(line, "last compaction: none seen yet\n");
+		if (sscanf(line, "%u %ld", &order, &blocks) == 2 && order == (unsigned int)rows)
+			rows++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_int_eq(memory, 1);
+	ck_assert_int_eq(none, 1);
+	ck_assert_int_eq(rows, 11);	/* orders 0..10 */
+	/* not a terminal: no bar, and the reply as usual */
+	snprintf(cmd, sizeof(cmd), "%s %s compact 2>&1 | grep -c '^result: complete'", ctl, sock);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+	pclose(p);
+	ck_assert_str_eq(line, "1\n");
+	snprintf(cmd, sizeof(cmd), "%s watch %s --bogus", ctl, sock);
+	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+	/* bash completion: the commands the VMM says it has */
+	snprintf(cmd, sizeof(cmd), "PATH=$(dirname %s):$PATH bash -c 'source %s/tools/vmdefrag-ctl.bash; "
+		 "COMP_WORDS=(vmdefrag-ctl %s query-c); COMP_CWORD=2; _vmdefrag_ctl; echo \"${COMPREPLY[*]}\"'",
+		 ctl, TOP_SRCDIR, sock);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+	pclose(p);
+	ck_assert_str_eq(line, "query-commands query-compaction\n");
+	quit_and_finish();
+}
+END_TEST
+
 /* ---- SHUTDOWN ---- */
 
 /* Each way a run ends, and the SHUTDOWN every client gets before the
@@ -734,6 +783,10 @@ int main(void)
 	tcase_add_test(tc, test_socat_session);
 	tcase_add_test(tc, test_frame_map_png);
 	tcase_add_test(tc, test_defrag_under_memtest);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ctl");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_ctl_watch_and_progress);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("shutdown");
 	tcase_set_timeout(tc, 120);

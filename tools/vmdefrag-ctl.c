@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "tools/ctl_watch.h"
 #include "tools/qmp_client.h"
 
 #define CTL_JSON_COMPACT	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -25,6 +27,7 @@ struct ctl {
 	int nr_words;
 	struct json_object *args;	/* built from words; NULL if none */
 	long seconds;			/* --events duration, -1: until interrupted */
+	bool watch, once;		/* watch SOCKET [--once] */
 };
 
 static volatile sig_atomic_t ctl_stop;
@@ -34,12 +37,17 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vmdefrag-ctl [--json] SOCKET COMMAND [key=value ...]\n"
 		"       vmdefrag-ctl [--json] SOCKET --events [SECONDS]\n"
+		"       vmdefrag-ctl watch SOCKET [--once]\n"
 		"\n"
 		"Runs COMMAND on the VMM's control socket and prints its reply, or\n"
 		"prints events as they arrive for SECONDS (default: until interrupted).\n"
 		"A value that is an integer is sent as a number, true/false as booleans,\n"
 		"anything else as a string. --json prints the reply's return value as\n"
-		"JSON (events: one JSON object per line).\n");
+		"JSON (events: one JSON object per line).\n"
+		"watch redraws the pool's state every second (q quits): free blocks per\n"
+		"order, fragmentation indices, memory, huge ranges, compactions.\n"
+		"While a compact runs, its progress goes to stderr: a bar on a terminal,\n"
+		"a line per progress event otherwise (not with --json).\n");
 }
 
 static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -199,13 +207,71 @@ static int print_reply(const struct ctl *ctl, struct json_object *reply)
 	return 0;
 }
 
+/* ---- a compaction's progress ---- */
+
+/* Which run is ours: the first command run to begin after we asked (the
+ * server runs commands one at a time, in turn). */
+struct progress {
+	bool tty;
+	int64_t run;			/* -1 until its BEGIN */
+	bool drawn;			/* a bar is on the line */
+};
+
+static int64_t data_int(struct json_object *data, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(data, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void on_compaction_event(void *arg, struct json_object *event)
+{
+	struct progress *p = arg;
+	struct json_object *name, *data, *trigger;
+	const char *what;
+
+	if (!json_object_object_get_ex(event, "event", &name) ||
+	    !json_object_object_get_ex(event, "data", &data))
+		return;
+	what = json_object_get_string(name);
+	if (!strcmp(what, "COMPACTION_BEGIN") && p->run < 0 &&
+	    json_object_object_get_ex(data, "trigger", &trigger) &&
+	    !strcmp(json_object_get_string(trigger), "command")) {
+		p->run = data_int(data, "run");
+		return;
+	}
+	if (data_int(data, "run") != p->run)
+		return;
+	if (!strcmp(what, "COMPACTION_PROGRESS")) {
+		int64_t pct = data_int(data, "percent"), width = 30, full = pct * width / 100;
+		char bar[64];
+
+		memset(bar, '#', (size_t)full);
+		memset(bar + full, '.', (size_t)(width - full));
+		bar[width] = '\0';
+		fprintf(stderr, p->tty ? "\r[%s] %3ld%%  %ld frames moved  %ld free 2M blocks  %.1f s " :
+			"%.0s%ld%% %ld frames moved, %ld free 2M blocks, %.1f s\n",
+			bar, (long)pct, (long)data_int(data, "frames-moved"), (long)data_int(data, "free-2m-blocks"),
+			data_int(data, "duration-us") / 1e6);
+		p->drawn = p->tty;
+	} else if (!strcmp(what, "COMPACTION_END") && p->drawn) {
+		fputs("\r\033[K", stderr);	/* the result is printed next */
+		p->drawn = false;
+	}
+}
+
 static int run_command(const struct ctl *ctl, struct qmp_client *c)
 {
+	struct progress progress = { isatty(STDERR_FILENO), -1, false };
 	struct json_object *reply;
 	char err[512];
 	int rc;
 
+	if (!strcmp(ctl->command, "compact") && !ctl->json)
+		qmp_set_event_handler(c, on_compaction_event, &progress);
 	reply = qmp_execute(c, ctl->command, ctl->args, err, sizeof(err));
+	if (progress.drawn)
+		fputs("\r\033[K", stderr);
 	if (!reply) {
 		fprintf(stderr, "vmdefrag-ctl: %s\n", err);
 		return 1;
@@ -360,6 +426,18 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, bool *done)
 			return usage_error("unknown option \"%s\"", argv[i]);
 		}
 	}
+	if (i < argc && !strcmp(argv[i], "watch")) {
+		if (i + 1 == argc)
+			return usage_error("watch: missing SOCKET");
+		ctl->watch = true;
+		ctl->socket = argv[i + 1];
+		for (i += 2; i < argc; i++) {
+			if (strcmp(argv[i], "--once"))
+				return usage_error("watch: unknown argument \"%s\"", argv[i]);
+			ctl->once = true;
+		}
+		return 0;
+	}
 	if (argc - i < 2)
 		return usage_error("missing SOCKET or COMMAND");
 	ctl->socket = argv[i++];
@@ -393,7 +471,8 @@ int main(int argc, char **argv)
 		json_object_put(ctl.args);
 		return 1;
 	}
-	rc = ctl.command ? run_command(&ctl, c) : run_events(&ctl, c);
+	rc = ctl.watch ? ctl_watch(c, ctl.socket, ctl.once) :
+	     ctl.command ? run_command(&ctl, c) : run_events(&ctl, c);
 	qmp_close(c);
 	json_object_put(ctl.args);
 	return rc;

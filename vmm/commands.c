@@ -340,6 +340,8 @@ void control_watch(void *arg, enum compact_phase phase, const struct compact_run
 		emit(ctl, "COMPACTION_BEGIN", d);
 		break;
 	case COMPACT_RUN_PROGRESS:
+		add_int(d, "percent", run->work_total ?
+			(run->work_done >= run->work_total ? 99 : run->work_done * 100 / run->work_total) : 0);
 		add_counts(d, run->stats);
 		add_int(d, "free-2m-blocks-before", run->free_blocks_before);
 		add_int(d, "free-2m-blocks", run->free_blocks);
@@ -602,7 +604,7 @@ static const struct qmp_member frame_map_ret[] = {
 
 static const struct qmp_member compaction_begin[] = { RUN_MEMBERS, INT("free-2m-blocks-before"), END };
 static const struct qmp_member compaction_progress[] = {
-	RUN_MEMBERS, RUN_COUNTS, INT("free-2m-blocks-before"), INT("free-2m-blocks"), INT("duration-us"), END,
+	RUN_MEMBERS, INT("percent"), RUN_COUNTS, INT("free-2m-blocks-before"), INT("free-2m-blocks"), INT("duration-us"), END,
 };
 static const struct qmp_member compaction_end[] = {
 	RUN_MEMBERS, STR("result"), RUN_COUNTS, INT("free-2m-blocks-before"), INT("free-2m-blocks-after"),
