@@ -551,12 +551,59 @@ bool guest_mem_pmd_mapped(const struct guest_mem *gm, uint32_t gfn)
 	return huge_bytes(gm, addr, addr + GUEST_CHUNK_BYTES) == (int64_t)GUEST_CHUNK_BYTES;
 }
 
+/* Is the chunk backed by one aligned run of pool frames, the only way
+ * its 2 MiB can be one host huge page? Zone lock held. */
+static bool chunk_could_be_huge(const struct guest_mem *gm, uint32_t chunk)
+{
+	uint32_t g0 = chunk * GUEST_CHUNK_FRAMES, pfn = p2m_lookup(gm->p2m, g0);
+
+	if (pfn == PFN_NONE || pfn % GUEST_CHUNK_FRAMES)
+		return false;
+	for (uint32_t i = 1; i < GUEST_CHUNK_FRAMES; i++)
+		if (gm->p2m->pfn_of[g0 + i] != pfn + i)
+			return false;
+	return true;
+}
+
 int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm)
 {
-	/* both sides: a chunk maps one of them */
-	int64_t bytes = huge_bytes(gm, (uintptr_t)gm->side_base[0],
-				   (uintptr_t)gm->side_base[1] + gm->size);
+	struct zone *z = &gm->pool->zone;
+	uint8_t *candidate = calloc(gm->nr_chunks, 1);
+	int64_t bytes = 0;
 
+	if (!candidate)
+		return -1;
+	/* Ask the kernel only about chunks that could be huge: walking the
+	 * page tables of every small mapping of a fragmented guest takes
+	 * ~100 ms a GiB (PAGEMAP_SCAN goes VMA by VMA). The p2m says which,
+	 * under the zone lock, given up every millisecond (a big guest mapped
+	 * in order has many to check). */
+	zone_lock(z);
+	for (uint32_t c = 0; c < gm->nr_chunks; c++) {
+		candidate[c] = chunk_could_be_huge(gm, c);
+		if (!(c & 63))
+			zone_lock_relax(z, GUEST_MEM_HOLD_NS);
+	}
+	zone_unlock(z);
+	/* both sides of each (the one left behind by a move holds its old
+	 * huge page until it is cleared), candidates next to each other in
+	 * one scan */
+	for (int side = 0; side < 2 && bytes >= 0; side++) {
+		for (uint32_t c = 0, end; c < gm->nr_chunks && bytes >= 0; c = end) {
+			int64_t b;
+
+			if (!candidate[c]) {
+				end = c + 1;
+				continue;
+			}
+			for (end = c + 1; end < gm->nr_chunks && candidate[end]; end++)
+				;
+			b = huge_bytes(gm, (uintptr_t)gm->side_base[side] + (uintptr_t)c * GUEST_CHUNK_BYTES,
+				       (uintptr_t)gm->side_base[side] + (uintptr_t)end * GUEST_CHUNK_BYTES);
+			bytes = b < 0 ? -1 : bytes + b;
+		}
+	}
+	free(candidate);
 	return bytes < 0 ? -1 : bytes / (int64_t)GUEST_CHUNK_BYTES;
 }
 

@@ -190,8 +190,10 @@ int guest_mem_plug(struct guest_mem *gm, uint32_t chunk, uint32_t n, uint32_t bl
  * kernel (PAGEMAP_SCAN); false when it cannot say. */
 bool guest_mem_pmd_mapped(const struct guest_mem *gm, uint32_t gfn);
 /* 2 MiB ranges of guest memory the kernel maps with one PMD (a shmem or
- * file THP, or hugetlb), from PAGEMAP_SCAN over both sides; -1 if the
- * kernel cannot say. Without the zone lock: it reads the page tables. */
+ * file THP, or hugetlb), from PAGEMAP_SCAN over both sides of the chunks
+ * that one aligned run of pool frames backs (no other can be); -1 if the
+ * kernel cannot say. Without the zone lock: it takes it to read the p2m,
+ * briefly, then reads the page tables without it. */
 int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm);
 
 /* ---- access and accounting ---- */
