@@ -714,6 +714,64 @@ START_TEST(test_ctl_watch_and_progress)
 }
 END_TEST
 
+/* What QEMU's own clients send, over the socket, each reply byte for
+ * byte: negotiation with and without enable, ids of every JSON type,
+ * several requests in one write, one request in many writes. */
+START_TEST(test_qemu_client_shapes)
+{
+	static const struct {
+		const char *in, *out;
+	} shapes[] = {
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}, \"id\": \"__qmp#00000\"}",
+		  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Capability 'oob' not available\"},"
+		  "\"id\":\"__qmp#00000\"}\r\n" },
+		{ "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": []}, \"id\": \"__qmp#00001\"}",
+		  "{\"return\":{},\"id\":\"__qmp#00001\"}\r\n" },
+		{ "{\"execute\": \"query-status\", \"id\": null}",
+		  "{\"return\":{\"running\":false,\"singlestep\":false,\"status\":\"paused\"},\"id\":null}\r\n" },
+		{ "{\"execute\": \"query-status\", \"id\": 42}",
+		  "{\"return\":{\"running\":false,\"singlestep\":false,\"status\":\"paused\"},\"id\":42}\r\n" },
+		{ "{\"execute\": \"query-status\", \"id\": {\"tag\": [1, \"a\"]}}",
+		  "{\"return\":{\"running\":false,\"singlestep\":false,\"status\":\"paused\"},\"id\":{\"tag\":[1,\"a\"]}}\r\n" },
+		{ "{\"execute\":\"query-status\",\"id\":1}{\"execute\":\"nope\",\"id\":2}\n{\"execute\":\"query-status\",\"id\":\"3\"}",
+		  "{\"return\":{\"running\":false,\"singlestep\":false,\"status\":\"paused\"},\"id\":1}\r\n"
+		  "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"The command nope has not been found\"},\"id\":2}\r\n"
+		  "{\"return\":{\"running\":false,\"singlestep\":false,\"status\":\"paused\"},\"id\":\"3\"}\r\n" },
+	};
+	const char *split = "{\"execute\": \"query-status\", \"id\": \"split\"}";
+	int fd;
+
+	snprintf(sock, sizeof(sock), "/tmp/vmdefrag-test-%d.sock", getpid());
+	snprintf(out, sizeof(out), "/tmp/vmdefrag-test-%d.out", getpid());
+	vmm = spawn_vmm(out, "run", guest_path("hello"), "--mem", "64M", "--socket", sock, "--paused", NULL);
+	ck_assert_msg(wait_for_socket(sock, 60) == 0, "no control socket at %s", sock);
+	fd = raw_connect();
+	ck_assert_int_eq(raw_expect(fd, "\"capabilities\":[]}}\r\n", 10000), 1);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		char *got;
+
+		raw_send(fd, shapes[i].in);
+		got = raw_read_until(fd, shapes[i].out, 10000);
+		ck_assert_msg(got && !strcmp(got, shapes[i].out), "sent %s\nexpected %s\ngot %s", shapes[i].in,
+			      shapes[i].out, got ? got : "(nothing)");
+		free(got);
+	}
+	/* a byte at a time */
+	for (const char *p = split; *p; p++)
+		raw_send_n(fd, p, 1);
+	{
+		const char *want = "{\"return\":{\"running\":false,\"singlestep\":false,\"status\":\"paused\"},"
+				   "\"id\":\"split\"}\r\n";
+		char *got = raw_read_until(fd, want, 10000);
+
+		ck_assert_msg(got && !strcmp(got, want), "got %s", got ? got : "(nothing)");
+		free(got);
+	}
+	close(fd);
+	quit_and_finish();
+}
+END_TEST
+
 /* ---- SHUTDOWN ---- */
 
 /* Each way a run ends, and the SHUTDOWN every client gets before the
@@ -787,6 +845,7 @@ int main(void)
 	tc = tcase_create("ctl");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ctl_watch_and_progress);
+	tcase_add_test(tc, test_qemu_client_shapes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("shutdown");
 	tcase_set_timeout(tc, 120);
