@@ -613,7 +613,11 @@ void server_flush(struct server *s)
 	/* why the VM went away, before the socket does (QEMU's SHUTDOWN) */
 	if (s->vm) {
 		struct json_object *data = json_object_new_object();
-		enum vm_stop_reason why = s->vm->stop_reason;
+		enum vm_stop_reason why;
+
+		pthread_mutex_lock(&s->vm->lock);
+		why = s->vm->stop_reason;
+		pthread_mutex_unlock(&s->vm->lock);
 
 		json_object_object_add(data, "guest", json_object_new_boolean(why == VM_STOP_GUEST_SHUTDOWN ||
 									       why == VM_STOP_GUEST_PANIC));
