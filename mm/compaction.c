@@ -590,8 +590,15 @@ static void cc_start_positions(struct compact_control *cc)
 		cc->whole_zone = true;
 }
 
-enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, int order,
-				 unsigned int wmark_low, struct compact_stats *stats)
+/* compact_zone(), and when capture is given, the allocation it compacts
+ * for, as the kernel's capture_control: a block the run freed is taken
+ * before the zone lock is let go, so nobody waiting on the lock (the huge
+ * reserve's builder, a vCPU's populate) takes it first. *capture is
+ * PFN_NONE when the run made none. */
+static enum compact_result compact_zone_capture(struct compactor *c, enum compact_mode mode,
+						int order, unsigned int wmark_low,
+						struct compact_stats *stats, enum migratetype mt,
+						uint32_t *capture)
 {
 	struct compact_stats local;
 	struct compact_control cc;
@@ -604,6 +611,8 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
+	if (capture)
+		*capture = PFN_NONE;
 	if (cc_init(&cc, c, mode, order, wmark_low, stats)) {
 		cc_destroy(&cc);
 		return stats->result = COMPACT_SKIPPED;
@@ -653,12 +662,21 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 		z->events[KCOMPACTD_FREE_SCANNED] += stats->free_scanned;
 	}
 out:
+	if (capture && ret != COMPACT_SKIPPED && ret != COMPACT_NOT_SUITABLE_ZONE &&
+	    buddy_alloc(z, (unsigned int)order, mt, capture))
+		*capture = PFN_NONE;
 	stats->result = ret;
 	compact_run_end(c, &run);
 	z->compacting--;
 	zone_unlock(z);
 	cc_destroy(&cc);
 	return ret;
+}
+
+enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, int order,
+				 unsigned int wmark_low, struct compact_stats *stats)
+{
+	return compact_zone_capture(c, mode, order, wmark_low, stats, MIGRATE_MOVABLE, NULL);
 }
 
 bool compaction_wait_idle(struct zone *z, unsigned int max_ms)
@@ -689,24 +707,19 @@ int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratety
 	zone_unlock(z);
 	if (err != -ENOMEM)
 		return err;
-	r = compact_zone(c, COMPACT_DIRECT, (int)order, 0, stats);
+	r = compact_zone_capture(c, COMPACT_DIRECT, (int)order, 0, stats, mt, pfn);
 	if (r == COMPACT_SKIPPED || r == COMPACT_NOT_SUITABLE_ZONE)
 		return -ENOMEM;
+	if (*pfn == PFN_NONE && r != COMPACT_COMPLETE)
+		compact_zone_capture(c, COMPACT_DIRECT_FULL, (int)order, 0, stats, mt, pfn);
 	zone_lock(z);
 	z->events[COMPACTSTALL]++;
-	err = buddy_alloc(z, order, mt, pfn);
-	if (err && r != COMPACT_COMPLETE) {
-		zone_unlock(z);
-		compact_zone(c, COMPACT_DIRECT_FULL, (int)order, 0, stats);
-		zone_lock(z);
-		err = buddy_alloc(z, order, mt, pfn);
-	}
-	if (err) {
+	if (*pfn == PFN_NONE) {
 		z->events[COMPACTFAIL]++;
 	} else {
 		z->events[COMPACTSUCCESS]++;
 		c->blockskip_flush = false;
 	}
 	zone_unlock(z);
-	return err;
+	return *pfn == PFN_NONE ? -ENOMEM : 0;
 }

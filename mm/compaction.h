@@ -129,8 +129,10 @@ enum compact_result compact_zone(struct compactor *c, enum compact_mode mode, in
 enum compact_result compaction_suitable(const struct compactor *c, unsigned int order);
 
 /* Allocation with direct compaction, as __alloc_pages_direct_compact():
- * when no free block of order exists, count a compact_stall, compact, and
- * retry, counting compact_success or compact_fail; a run that began
+ * when no free block of order exists, compact and count a compact_stall,
+ * then compact_success or compact_fail. The block a run frees is taken
+ * under the same zone-lock hold that saw it free (capture), so a thief
+ * waiting on the lock cannot make the stall fruitless; a run that began
  * mid-pool and failed is followed by a whole-pool one, as the kernel
  * raises its priority. -ENOMEM when it fails. */
 int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratetype mt,

@@ -351,6 +351,53 @@ START_TEST(test_alloc_direct_counters)
 }
 END_TEST
 
+/* Anyone who takes the zone lock as a run ends - the huge reserve's
+ * builder, another vCPU - and takes any free pageblock. */
+struct thief {
+	struct zone *zone;
+	unsigned int ends;	/* runs that ended */
+	unsigned int stolen;	/* blocks it found free */
+};
+
+static void steal_free_block(void *arg, enum compact_phase phase, const struct compact_run *run)
+{
+	struct thief *t = arg;
+	uint32_t pfn;
+
+	(void)run;
+	if (phase != COMPACT_RUN_END)
+		return;
+	t->ends++;
+	if (!buddy_alloc(t->zone, 9, MIGRATE_MOVABLE, &pfn))
+		t->stolen++;
+}
+
+START_TEST(test_alloc_direct_captures)
+{
+	struct fixture fx;
+	struct thief t = { 0 };
+	uint32_t pfn = PFN_NONE;
+
+	/* the run frees block 0 and no other: the stall must yield it */
+	build_targeted(&fx);
+	t.zone = &fx.zone;
+	fx.c.watch = steal_free_block;
+	fx.c.watch_arg = &t;
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+	ck_assert_uint_eq(pfn, 0);
+	ck_assert_uint_eq(t.ends, 1);
+	ck_assert_uint_eq(t.stolen, 0);
+	ck_assert_uint_eq(fx.zone.frames[0].state, FRAME_USED);
+	ck_assert_uint_eq(fx.zone.frames[0].order, 9);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
+	ck_assert_uint_eq(fx.zone.events[COMPACTSUCCESS], 1);
+	ck_assert_uint_eq(fx.zone.events[COMPACTFAIL], 0);
+	ck_assert_int_eq(buddy_free(&fx.zone, pfn, 9), 0);
+	ck_verify(&fx);
+	fixture_destroy(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("compaction");
@@ -361,6 +408,7 @@ int main(void)
 	tcase_add_test(tc, test_targeted_stops_when_order_free);
 	tcase_add_test(tc, test_suitable);
 	tcase_add_test(tc, test_alloc_direct_counters);
+	tcase_add_test(tc, test_alloc_direct_captures);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("random");
 	tcase_add_loop_test(tc, test_random_full_compaction, 0, 8);

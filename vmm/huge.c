@@ -111,6 +111,21 @@ static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 	return false;
 }
 
+/* A block of order from the huge reserve, split to order-0 frames like
+ * one from get_block(); false when it has none ready. */
+static bool take_reserved(struct vm *vm, unsigned int order, uint32_t *pfn)
+{
+	if (order != PAGEBLOCK_ORDER)
+		return false;
+	*pfn = huge_reserve_take(&vm->reserve);
+	if (*pfn == PFN_NONE)
+		return false;
+	zone_lock(&vm->pool.zone);
+	buddy_split(&vm->pool.zone, *pfn);
+	zone_unlock(&vm->pool.zone);
+	return true;
+}
+
 /* A free aligned block of order: a ready one from the huge reserve, or
  * one from the allocator, compacting for it if need be. */
 static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
@@ -119,27 +134,27 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	uint64_t stalls, t0 = mono_ns();
 	int err;
 
-	if (order == PAGEBLOCK_ORDER) {
-		*pfn = huge_reserve_take(&vm->reserve);
-		if (*pfn != PFN_NONE) {
-			zone_lock(z);
-			buddy_split(z, *pfn);
-			zone_unlock(z);
-			*stall_ns = 0;
-			return VMD_OK;
-		}
-	}
+	*stall_ns = 0;
+	if (take_reserved(vm, order, pfn))
+		return VMD_OK;
 	zone_lock(z);
 	stalls = z->events[COMPACTSTALL];
 	zone_unlock(z);
 	err = compact_alloc_direct(&vm->compactor, order, MIGRATE_MOVABLE, pfn, NULL);
 	zone_lock(z);
 	*stall_ns = z->events[COMPACTSTALL] != stalls ? mono_ns() - t0 : 0;
-	if (err)
-		err = z->free_frames < (1ULL << order) ? VMD_E_NOMEM : VMD_E_FRAGMENTED;
-	else
+	if (!err)
 		buddy_split(z, *pfn);	/* order-0 frames, unowned: nobody moves them */
 	zone_unlock(z);
+	/* the reserve's builder may have taken blocks the run freed in its
+	 * lock breaks: they are as good */
+	if (err && take_reserved(vm, order, pfn))
+		err = 0;
+	if (err) {
+		zone_lock(z);
+		err = z->free_frames < (1ULL << order) ? VMD_E_NOMEM : VMD_E_FRAGMENTED;
+		zone_unlock(z);
+	}
 	/* a stall: let kcompactd make the next request cheaper, as after a
 	 * failed high-order allocation in the kernel */
 	if (*stall_ns)
