@@ -154,6 +154,68 @@ static inline bool frame_is_free(const struct zone *z, uint32_t pfn)
 	return z->frames[pfn].state == FRAME_FREE;
 }
 
+/* Is flag set on frame pfn (lock held)? */
+static inline bool frame_test_flag(const struct zone *z, uint32_t pfn, enum frame_flags flag)
+{
+	return z->frames[pfn].flags & flag;
+}
+
+/* How many times a used frame is pinned (lock held). */
+static inline uint32_t frame_pins(const struct zone *z, uint32_t pfn)
+{
+	return z->frames[pfn].use.pins;
+}
+
+/* ---- what the zone holds, for the VMM and the tools (lock held) ---- */
+
+struct zone_counts {
+	uint64_t frames;	/* in the pool */
+	uint64_t free;		/* on the free lists */
+	uint64_t pinned;	/* FRAME_PINNED */
+	uint64_t huge;		/* FRAME_HUGE */
+};
+
+static inline void zone_get_counts(const struct zone *z, struct zone_counts *c)
+{
+	*c = (struct zone_counts){ z->nr_frames, z->free_frames, z->nr_pinned, z->nr_huge };
+}
+
+static inline uint32_t zone_nr_frames(const struct zone *z)
+{
+	return z->nr_frames;
+}
+
+static inline uint64_t zone_free_frames(const struct zone *z)
+{
+	return z->free_frames;
+}
+
+static inline unsigned int zone_pageblock_order(const struct zone *z)
+{
+	return z->pageblock_order;
+}
+
+/* An event counter (mm/vmevents.h), as /proc/vmstat shows it. */
+static inline uint64_t zone_event(const struct zone *z, enum vm_event e)
+{
+	return z->events[e];
+}
+
+/* Free blocks of each order on migratetype mt's lists: a row of
+ * /proc/pagetypeinfo. */
+static inline void buddy_nr_free_type(const struct zone *z, enum migratetype mt,
+				      uint64_t nr_free[NR_ORDERS])
+{
+	for (unsigned int o = 0; o < NR_ORDERS; o++)
+		nr_free[o] = z->free_area[o].nr_free_type[mt];
+}
+
+/* Bytes of allocator metadata per pool: descriptors and pageblock bytes. */
+static inline uint64_t zone_metadata_bytes(const struct zone *z)
+{
+	return (uint64_t)z->nr_frames * sizeof(struct frame) + z->nr_pageblocks + sizeof(*z);
+}
+
 /* Records the hold that ends now (zone_unlock()). */
 void zone_lock_account(struct zone *z);
 
@@ -196,11 +258,17 @@ static inline void zone_lock_break(struct zone *z)
 	zone_lock_at(z, site);
 }
 
+/* How long the lock has been held (by the caller). */
+static inline uint64_t zone_lock_held_ns(const struct zone *z)
+{
+	return mono_ns() - z->lock_since_ns;
+}
+
 /* Breaks the lock when it has been held for max_ns: for loops whose work
  * per step is small but whose steps are many. */
 static inline void zone_lock_relax(struct zone *z, uint64_t max_ns)
 {
-	if (mono_ns() - z->lock_since_ns >= max_ns)
+	if (zone_lock_held_ns(z) >= max_ns)
 		zone_lock_break(z);
 }
 

@@ -617,7 +617,7 @@ static enum compact_result compact_zone_capture(struct compactor *c, enum compac
 		cc_destroy(&cc);
 		return stats->result = COMPACT_SKIPPED;
 	}
-	zone_lock(z);
+	zone_lock_at(z, "compact_zone");	/* the name the stats have always had */
 	z->compacting++;
 	compact_run_begin(c, &run, trigger_of(mode), false, cc.order, stats);
 	if (c->blockskip_flush) {
@@ -696,22 +696,28 @@ bool compaction_wait_idle(struct zone *z, unsigned int max_ms)
 }
 
 int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratetype mt,
-			 uint32_t *pfn, struct compact_stats *stats)
+			 uint32_t *pfn, struct compact_stats *stats, uint64_t *stall_ns)
 {
 	struct zone *z = c->zone;
 	enum compact_result r;
+	uint64_t t0;
 	int err;
 
+	if (stall_ns)
+		*stall_ns = 0;
 	zone_lock(z);
 	err = buddy_alloc(z, order, mt, pfn);
 	zone_unlock(z);
 	if (err != -ENOMEM)
 		return err;
+	t0 = mono_ns();
 	r = compact_zone_capture(c, COMPACT_DIRECT, (int)order, 0, stats, mt, pfn);
 	if (r == COMPACT_SKIPPED || r == COMPACT_NOT_SUITABLE_ZONE)
 		return -ENOMEM;
 	if (*pfn == PFN_NONE && r != COMPACT_COMPLETE)
 		compact_zone_capture(c, COMPACT_DIRECT_FULL, (int)order, 0, stats, mt, pfn);
+	if (stall_ns)	/* nonzero: a stall, however short */
+		*stall_ns = mono_ns() - t0 > 0 ? mono_ns() - t0 : 1;
 	zone_lock(z);
 	z->events[COMPACTSTALL]++;
 	if (*pfn == PFN_NONE) {

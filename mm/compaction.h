@@ -134,9 +134,10 @@ enum compact_result compaction_suitable(const struct compactor *c, unsigned int 
  * under the same zone-lock hold that saw it free (capture), so a thief
  * waiting on the lock cannot make the stall fruitless; a run that began
  * mid-pool and failed is followed by a whole-pool one, as the kernel
- * raises its priority. -ENOMEM when it fails. */
+ * raises its priority. -ENOMEM when it fails. *stall_ns (may be NULL): how
+ * long compaction ran, 0 when the free lists served. */
 int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratetype mt,
-			 uint32_t *pfn, struct compact_stats *stats);
+			 uint32_t *pfn, struct compact_stats *stats, uint64_t *stall_ns);
 
 /* A used frame the compactor may move: movable, order 0, mapped, neither
  * pinned nor huge-backed. */
@@ -153,6 +154,12 @@ void compact_run_begin(struct compactor *c, struct compact_run *run, enum compac
 		       bool minmove, int order, const struct compact_stats *stats);
 void compact_run_tick(struct compactor *c, struct compact_run *run);
 void compact_run_end(struct compactor *c, struct compact_run *run);
+
+/* Does a compaction run hold frames isolated now? Zone lock held. */
+static inline bool compaction_running(const struct zone *z)
+{
+	return z->compacting;
+}
 
 /* Waits (polling each millisecond, at most max_ms) until no compaction run
  * holds frames isolated: the free frames a run isolates as destinations

@@ -71,8 +71,12 @@ unsigned int fragmentation_score_wmark(unsigned int proactiveness, int low)
 	return wmark_low + 10 < 100 ? wmark_low + 10 : 100;
 }
 
-void print_extfrag_line(FILE *out, int node, const char *zone,
-			const uint64_t *nr_free, unsigned int nr_orders)
+/* One line of an index per order, as the kernel prints it: the integer
+ * part in width columns, three decimals. */
+static void print_index_line(FILE *out, int node, const char *zone, const uint64_t *nr_free,
+			     unsigned int nr_orders,
+			     int (*index_of)(unsigned int, const struct contig_page_info *),
+			     int width)
 {
 	fprintf(out, "Node %d, zone %8s ", node, zone);
 	for (unsigned int order = 0; order < nr_orders; order++) {
@@ -80,23 +84,20 @@ void print_extfrag_line(FILE *out, int node, const char *zone,
 		int index;
 
 		fill_contig_page_info(nr_free, nr_orders, order, &info);
-		index = fragmentation_index(order, &info);
-		fprintf(out, "%2d.%03d ", index / 1000, index % 1000);
+		index = index_of(order, &info);
+		fprintf(out, "%*d.%03d ", width, index / 1000, index % 1000);
 	}
 	fputc('\n', out);
+}
+
+void print_extfrag_line(FILE *out, int node, const char *zone,
+			const uint64_t *nr_free, unsigned int nr_orders)
+{
+	print_index_line(out, node, zone, nr_free, nr_orders, fragmentation_index, 2);
 }
 
 void print_unusable_line(FILE *out, int node, const char *zone,
 			 const uint64_t *nr_free, unsigned int nr_orders)
 {
-	fprintf(out, "Node %d, zone %8s ", node, zone);
-	for (unsigned int order = 0; order < nr_orders; order++) {
-		struct contig_page_info info;
-		int index;
-
-		fill_contig_page_info(nr_free, nr_orders, order, &info);
-		index = unusable_free_index(order, &info);
-		fprintf(out, "%d.%03d ", index / 1000, index % 1000);
-	}
-	fputc('\n', out);
+	print_index_line(out, node, zone, nr_free, nr_orders, unusable_free_index, 1);
 }

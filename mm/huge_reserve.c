@@ -1,20 +1,12 @@
 /* The huge reserve (see huge_reserve.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "mm/buddy.h"
 #include "mm/huge_reserve.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-
-#define BLOCK_ORDER	9
-#define BLOCK_FRAMES	(1U << BLOCK_ORDER)
 #define UNMAP_PIECE	(64ULL << 10)	/* at most ~16 mappings: the mmap lock is held
 					 * ~40 us at a time, and vCPU faults wait on it */
 
@@ -28,11 +20,10 @@ void huge_reserve_init(struct huge_reserve *r, struct pool *pool, unsigned int t
 	pthread_cond_init(&r->idle, NULL);
 }
 
-/* Punches the frames in runs of consecutive numbers, then frees them:
- * until the punch they stay allocated, so nobody gets a frame whose old
- * bytes are about to vanish under it. */
-/* Counts frames in or out of what the reserve holds; with the zone lock
- * held, so the count always agrees with the allocator. */
+/* Counts frames in or out of what the reserve holds, where the frames
+ * change hands in the allocator (zone lock held), so that the count agrees
+ * with it; a take or a handover changes no allocator state and counts
+ * under r->lock alone. */
 static void count_held(struct huge_reserve *r, int64_t n)
 {
 	pthread_mutex_lock(&r->lock);
@@ -40,6 +31,9 @@ static void count_held(struct huge_reserve *r, int64_t n)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Punches the frames in runs of consecutive numbers, then frees them:
+ * until the punch they stay allocated, so nobody gets a frame whose old
+ * bytes are about to vanish under it. */
 static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 {
 	struct zone *z = &r->pool->zone;
@@ -56,29 +50,19 @@ static void unmap_views(struct reserve_unmap *u, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (uint64_t off = 0; off < u[i].len; off += UNMAP_PIECE)
-			pool_unmap_view((uint8_t *)u[i].addr + off,
+			pool_view_hole((uint8_t *)u[i].addr + off,
 					u[i].len - off < UNMAP_PIECE ? u[i].len - off : UNMAP_PIECE);
 }
 
-/* Makes the host back the block with one 2 MiB page: collapse needs pages
- * to gather, so the holes are allocated first. */
+/* Makes the host back the block with one 2 MiB page, through the pool's
+ * view; the page stays in the file, the view lets go of it. */
 static int build_huge(struct huge_reserve *r, uint32_t pfn)
 {
-	off_t off = (off_t)pfn << FRAME_SHIFT;
+	int err = pool_collapse(r->pool, pfn, pool_frame(r->pool, pfn));
 
-	if (fallocate(r->pool->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)BLOCK_FRAMES << FRAME_SHIFT))
-		return -errno;
-	for (int tries = 0; tries < 3; tries++) {
-		if (!madvise(r->pool->base + off, (size_t)BLOCK_FRAMES << FRAME_SHIFT, MADV_COLLAPSE)) {
-			/* the page stays in the file; only the pool view's PMD
-			 * goes, so the process maps huge pages for the guest alone */
-			madvise(r->pool->base + off, (size_t)BLOCK_FRAMES << FRAME_SHIFT, MADV_DONTNEED);
-			return 0;
-		}
-		if (errno != EAGAIN)
-			break;
-	}
-	return -errno;
+	if (!err)
+		pool_drop_view(r->pool, pfn, PAGEBLOCK_FRAMES);
+	return err;
 }
 
 /* Takes one free block and builds it; false when none may be taken now. */
@@ -90,21 +74,21 @@ static bool fill_one(struct huge_reserve *r)
 
 	zone_lock(z);
 	/* leave the guest a sixteenth of the pool besides the block */
-	if (z->free_frames >= BLOCK_FRAMES + (z->nr_frames >> 4) &&
-	    buddy_suitable_free_block(z, BLOCK_ORDER, MIGRATE_MOVABLE) &&
-	    buddy_alloc(z, BLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
+	if (z->free_frames >= PAGEBLOCK_FRAMES + (z->nr_frames >> 4) &&
+	    buddy_suitable_free_block(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE) &&
+	    buddy_alloc(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
 		pfn = PFN_NONE;
 	if (pfn != PFN_NONE)
-		count_held(r, BLOCK_FRAMES);
+		count_held(r, PAGEBLOCK_FRAMES);
 	zone_unlock(z);
 	if (pfn == PFN_NONE)
 		return false;
 	err = build_huge(r, pfn);
 	if (err) {
-		pool_punch(r->pool, pfn, BLOCK_FRAMES);
+		pool_punch(r->pool, pfn, PAGEBLOCK_FRAMES);
 		zone_lock(z);
-		buddy_free(z, pfn, BLOCK_ORDER);
-		count_held(r, -(int64_t)BLOCK_FRAMES);
+		buddy_free(z, pfn, PAGEBLOCK_ORDER);
+		count_held(r, -(int64_t)PAGEBLOCK_FRAMES);
 		zone_unlock(z);
 		pthread_mutex_lock(&r->lock);
 		r->build_failed++;
@@ -236,7 +220,7 @@ uint32_t huge_reserve_take(struct huge_reserve *r)
 	if (r->nr_ready) {
 		pfn = r->ready[--r->nr_ready];
 		r->taken++;
-		r->held -= BLOCK_FRAMES;
+		r->held -= PAGEBLOCK_FRAMES;
 	} else {
 		r->missed++;
 	}
@@ -295,6 +279,16 @@ bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsig
 	return queued;
 }
 
+uint64_t huge_reserve_held(struct huge_reserve *r)
+{
+	uint64_t held;
+
+	pthread_mutex_lock(&r->lock);
+	held = r->held;
+	pthread_mutex_unlock(&r->lock);
+	return held;
+}
+
 void huge_reserve_flush(struct huge_reserve *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -316,11 +310,11 @@ unsigned int huge_reserve_drain(struct huge_reserve *r)
 	r->wanted = false;	/* until the next huge request */
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned int i = 0; i < n; i++)
-		pool_punch(r->pool, blocks[i], BLOCK_FRAMES);
+		pool_punch(r->pool, blocks[i], PAGEBLOCK_FRAMES);
 	zone_lock(z);
 	for (unsigned int i = 0; i < n; i++)
-		buddy_free(z, blocks[i], BLOCK_ORDER);
-	count_held(r, -(int64_t)n * BLOCK_FRAMES);
+		buddy_free(z, blocks[i], PAGEBLOCK_ORDER);
+	count_held(r, -(int64_t)n * PAGEBLOCK_FRAMES);
 	zone_unlock(z);
 	return n;
 }

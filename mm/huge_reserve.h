@@ -4,8 +4,8 @@
  * by a thread of its own, so a huge request waits for neither. Building a
  * host huge page behind a block (fallocate, then MADV_COLLAPSE on the
  * pool's linear view) takes milliseconds; copying 2 MiB into one that is
- * ready takes ~0.2 ms, and a later MADV_COLLAPSE on the guest's mapping
- * only installs the PMD. The kernel keeps high-order pages at hand for
+ * ready takes ~0.2 ms, and the guest's mapping of it then takes one fault
+ * to map with a PMD. The kernel keeps high-order pages at hand for
  * atomic allocations the same way (the highatomic reserve), and frees
  * lazily what it need not free at once.
  *
@@ -49,7 +49,7 @@ struct huge_reserve {
 	size_t nr_unmap, cap_unmap;
 	uint64_t held;			/* frames the reserve has allocated and nobody
 					 * owns: ready, being built, queued or being
-					 * punched; changed under the zone lock too */
+					 * punched (see count_held()) */
 	uint64_t built, taken, missed, build_failed, punched;
 };
 
@@ -71,11 +71,14 @@ void huge_reserve_refill(struct huge_reserve *r);
 /* Hands over n frames (used order-0 frames nobody owns any more) to be
  * punched and freed by the thread, after it made [unmap, unmap +
  * unmap_len) (a view that may still map them; none if unmap_len is 0)
- * inaccessible with pool_unmap_view(). False when the thread is not
+ * inaccessible with pool_view_hole(). False when the thread is not
  * running: then the caller does both itself. Callable under the zone
  * lock. */
 bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsigned int n,
 			     void *unmap, uint64_t unmap_len);
+
+/* Frames the reserve holds now (see held). */
+uint64_t huge_reserve_held(struct huge_reserve *r);
 
 /* Waits until everything handed over so far is unmapped, punched and
  * free. */

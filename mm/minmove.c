@@ -298,3 +298,16 @@ out_free:
 	free(h.queue);
 	return stats->result = ret;
 }
+
+uint64_t minmove_target_for_order(const struct zone *z, int order)
+{
+	uint64_t now = count_free_pageblocks(z);
+	unsigned int o = order < (int)z->pageblock_order ? z->pageblock_order : (unsigned int)order;
+
+	if (order < 0)
+		return MINMOVE_MAX;
+	for (unsigned int k = (unsigned int)order; k < NR_ORDERS; k++)
+		if (z->free_area[k].nr_free)
+			return now;
+	return now + (1ULL << (o - z->pageblock_order));
+}

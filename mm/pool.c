@@ -11,6 +11,10 @@
 
 #include "mm/pool.h"
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
 /*
  * Creates the pool file: a new file only (O_EXCL: an existing file's bytes
  * would become guest memory; O_NOFOLLOW: nor a symlink's target), mode
@@ -167,7 +171,7 @@ void pool_destroy(struct pool *p)
 	p->fd = p->dir_fd = -1;
 }
 
-int pool_unmap_view(void *addr, uint64_t len)
+int pool_view_hole(void *addr, uint64_t len)
 {
 	void *got = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
 			 -1, 0);
@@ -195,14 +199,39 @@ static int cmp_pfn(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n)
+void sort_pfns(uint32_t *pfns, size_t n)
 {
 	qsort(pfns, n, sizeof(*pfns), cmp_pfn);
+}
+
+void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n)
+{
+	sort_pfns(pfns, n);
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1; j++)
 			;
 		pool_punch(p, pfns[i], (uint32_t)(j - i));
 	}
+}
+
+int pool_collapse(struct pool *p, uint32_t pfn, void *addr)
+{
+	off_t off = (off_t)pfn << FRAME_SHIFT, len = (off_t)PAGEBLOCK_FRAMES << FRAME_SHIFT;
+
+	if (fallocate(p->fd, FALLOC_FL_KEEP_SIZE, off, len))
+		return -errno;
+	for (int tries = 0; tries < 3; tries++) {
+		if (!madvise(addr, (size_t)len, MADV_COLLAPSE))
+			return 0;
+		if (errno != EAGAIN)
+			break;
+	}
+	return -errno;
+}
+
+void pool_drop_view(struct pool *p, uint32_t pfn, uint32_t count)
+{
+	madvise(pool_frame(p, pfn), (size_t)count << FRAME_SHIFT, MADV_DONTNEED);
 }
 
 static int64_t anon_resident_bytes(const struct pool *p)

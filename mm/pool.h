@@ -67,12 +67,27 @@ int pool_punch(struct pool *p, uint32_t pfn, uint32_t count);
  * punches each run of consecutive frames with one call. */
 void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n);
 
+/* Sorts frame numbers in ascending order. */
+void sort_pfns(uint32_t *pfns, size_t n);
+
+/* Asks the host for one 2 MiB page behind the pageblock at pfn, as mapped
+ * at addr (the pool's view, or another shared mapping of those frames):
+ * MADV_COLLAPSE, after allocating the block's holes in the file (it needs
+ * pages to gather), retried on EAGAIN as the kernel asks. 0 or a negative
+ * errno. A file pool (memfd, user file) only. */
+int pool_collapse(struct pool *p, uint32_t pfn, void *addr);
+
+/* Drops the pool view's page tables over count frames from pfn; the data
+ * stays in the file. A huge page the view mapped is then the guest's
+ * mapping's alone to map. */
+void pool_drop_view(struct pool *p, uint32_t pfn, uint32_t count);
+
 /* Replaces whatever maps [addr, addr + len) with an inaccessible
  * reservation that holds no memory: how a mapping of pool frames (a
  * discarded guest frame, a memslot's old side) stops mapping them before
  * they are punched. Reservations made so merge into one mapping. 0 or a
  * negative errno. */
-int pool_unmap_view(void *addr, uint64_t len);
+int pool_view_hole(void *addr, uint64_t len);
 
 /* Bytes of the pool the host really holds (the file's allocated blocks;
  * for POOL_ANON, resident pages of the mapping). */

@@ -22,13 +22,21 @@ void vmstat_events(FILE *out, const struct zone *z)
 		fprintf(out, "%s %lu\n", vm_event_names[i], (unsigned long)z->events[i]);
 }
 
+/* "Node N, zone NAME " and n counts in width columns: a line of
+ * buddyinfo, or pagetypeinfo's blocks per type. */
+static void print_counts_line(FILE *out, int node, const char *zone, const uint64_t *count,
+			      unsigned int n, int width)
+{
+	fprintf(out, "Node %d, zone %8s ", node, zone);
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(out, "%*lu ", width, (unsigned long)count[i]);
+	fputc('\n', out);
+}
+
 void print_buddyinfo_line(FILE *out, int node, const char *zone,
 			 const uint64_t *nr_free, unsigned int nr_orders)
 {
-	fprintf(out, "Node %d, zone %8s ", node, zone);
-	for (unsigned int order = 0; order < nr_orders; order++)
-		fprintf(out, "%6lu ", (unsigned long)nr_free[order]);
-	fputc('\n', out);
+	print_counts_line(out, node, zone, nr_free, nr_orders, 6);
 }
 
 void vmstat_buddyinfo(FILE *out, const struct zone *z)
@@ -99,10 +107,7 @@ void vmstat_pagetypeinfo(FILE *out, const struct zone *z)
 		fprintf(out, "%12s ", migratetype_names[mt]);
 	fputc('\n', out);
 	vmstat_pageblock_counts(z, count);
-	fprintf(out, "Node %d, zone %8s ", 0, VMSTAT_ZONE_NAME);
-	for (unsigned int mt = 0; mt < MIGRATE_TYPES; mt++)
-		fprintf(out, "%12lu ", (unsigned long)count[mt]);
-	fputc('\n', out);
+	print_counts_line(out, 0, VMSTAT_ZONE_NAME, count, MIGRATE_TYPES, 12);
 }
 
 void vmstat_extfrag_index(FILE *out, const struct zone *z)
@@ -119,4 +124,23 @@ void vmstat_unusable_index(FILE *out, const struct zone *z)
 
 	buddy_nr_free(z, nr_free);
 	print_unusable_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
+}
+
+const char *const frame_kind_names[NR_FRAME_KINDS] = {
+	"free", "movable", "unmovable", "pinned", "huge", "isolated",
+};
+
+enum frame_kind vmstat_frame_kind(const struct zone *z, uint32_t pfn)
+{
+	const struct frame *f = &z->frames[pfn];
+
+	if (f->state == FRAME_FREE)
+		return pageblock_migratetype(z, pfn) == MIGRATE_ISOLATE ? FRAME_KIND_ISOLATED :
+									  FRAME_KIND_FREE;
+	if (f->flags & FRAME_PINNED)
+		return FRAME_KIND_PINNED;
+	if (f->flags & FRAME_HUGE)
+		return FRAME_KIND_HUGE;
+	return f->mt == MIGRATE_MOVABLE && f->use.gfn != PFN_NONE ? FRAME_KIND_MOVABLE :
+								    FRAME_KIND_UNMOVABLE;
 }

@@ -23,6 +23,13 @@ void vmstat_unusable_index(FILE *out, const struct zone *z);
 /* The compaction and migration lines of /proc/vmstat, in its order. */
 void vmstat_events(FILE *out, const struct zone *z);
 
+/* The frame map: what each frame is, in the order of frame_kind_names
+ * (query-frame-map, fragmap). */
+enum frame_kind { FRAME_KIND_FREE, FRAME_KIND_MOVABLE, FRAME_KIND_UNMOVABLE, FRAME_KIND_PINNED,
+		  FRAME_KIND_HUGE, FRAME_KIND_ISOLATED, NR_FRAME_KINDS };
+extern const char *const frame_kind_names[NR_FRAME_KINDS];
+enum frame_kind vmstat_frame_kind(const struct zone *z, uint32_t pfn);
+
 /* Pageblocks of each migratetype (pagetypeinfo's second part). */
 void vmstat_pageblock_counts(const struct zone *z, uint64_t count[MIGRATE_TYPES]);
 

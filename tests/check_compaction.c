@@ -313,17 +313,20 @@ END_TEST
 START_TEST(test_alloc_direct_counters)
 {
 	struct fixture fx;
+	uint64_t stall_ns;
 	uint32_t pfn;
 
 	build_targeted(&fx);
-	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL, &stall_ns), 0);
 	ck_assert_uint_eq(pfn, 0);
+	ck_assert_uint_gt(stall_ns, 0);
 	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
 	ck_assert_uint_eq(fx.zone.events[COMPACTSUCCESS], 1);
 	ck_assert_uint_eq(fx.zone.events[COMPACTFAIL], 0);
 	/* no stall when a block is free already */
 	ck_assert_int_eq(buddy_free(&fx.zone, pfn, 9), 0);
-	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL, &stall_ns), 0);
+	ck_assert_uint_eq(stall_ns, 0);
 	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
 	fixture_destroy(&fx);
 
@@ -336,7 +339,7 @@ START_TEST(test_alloc_direct_counters)
 		pic[2048] = '\0';
 		fixture_picture(&fx, pic, 9);
 	}
-	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), -ENOMEM);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL, NULL), -ENOMEM);
 	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 1);
 	ck_assert_uint_eq(fx.zone.events[COMPACTFAIL], 1);
 	ck_assert_uint_eq(fx.zone.events[COMPACTSUCCESS], 0);
@@ -345,7 +348,7 @@ START_TEST(test_alloc_direct_counters)
 
 	/* too little free memory: skipped, no stall counted */
 	fixture_picture(&fx, "UUUU UUFU UUUU UUUU", 2);
-	ck_assert_int_eq(compact_alloc_direct(&fx.c, 2, MIGRATE_MOVABLE, &pfn, NULL), -ENOMEM);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 2, MIGRATE_MOVABLE, &pfn, NULL, NULL), -ENOMEM);
 	ck_assert_uint_eq(fx.zone.events[COMPACTSTALL], 0);
 	fixture_destroy(&fx);
 }
@@ -383,7 +386,7 @@ START_TEST(test_alloc_direct_captures)
 	t.zone = &fx.zone;
 	fx.c.watch = steal_free_block;
 	fx.c.watch_arg = &t;
-	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+	ck_assert_int_eq(compact_alloc_direct(&fx.c, 9, MIGRATE_MOVABLE, &pfn, NULL, NULL), 0);
 	ck_assert_uint_eq(pfn, 0);
 	ck_assert_uint_eq(t.ends, 1);
 	ck_assert_uint_eq(t.stolen, 0);

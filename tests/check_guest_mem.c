@@ -16,6 +16,9 @@
 #include "mm/compaction.h"
 #include "mm/minmove.h"
 #include "tests/check_run.h"
+#include "vmm/huge.h"
+#include "vmm/pvmem.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define MEM		(64ULL << 20)
@@ -94,18 +97,15 @@ static uint64_t word(uint32_t gfn, uint64_t seed)
 /* Writes a word derived from the frame and seed into frames [gfn, gfn+n). */
 static void fill(uint32_t gfn, uint32_t n, uint64_t seed)
 {
-	zone_lock(&vm->pool.zone);
 	for (uint32_t g = gfn; g < gfn + n; g++) {
 		uint64_t w = word(g, seed);
 
 		ck_assert_int_eq(guest_write(&vm->gm, (uint64_t)g << FRAME_SHIFT, &w, sizeof(w)), 0);
 	}
-	zone_unlock(&vm->pool.zone);
 }
 
 static void assert_filled(uint32_t gfn, uint32_t n, uint64_t seed)
 {
-	zone_lock(&vm->pool.zone);
 	for (uint32_t g = gfn; g < gfn + n; g++) {
 		uint64_t w = 0;
 
@@ -113,7 +113,6 @@ static void assert_filled(uint32_t gfn, uint32_t n, uint64_t seed)
 		ck_assert_msg(w == word(g, seed), "guest frame %u holds 0x%lx, expected 0x%lx", g,
 			      (unsigned long)w, (unsigned long)word(g, seed));
 	}
-	zone_unlock(&vm->pool.zone);
 }
 
 static uint64_t nr_pinned(void)
@@ -131,21 +130,15 @@ static struct vmd_request request(uint32_t op, uint64_t a0, uint64_t a1, uint64_
 {
 	struct vmd_request req = { op, 99, { a0, a1, a2, 0, 0, 0 } };
 
-	zone_lock(&vm->pool.zone);
 	ck_assert_int_eq(guest_write(&vm->gm, BLOCK_GPA, &req, sizeof(req)), 0);
-	zone_unlock(&vm->pool.zone);
 	pvmem_handle(&vcpu, BLOCK_GPA);
-	zone_lock(&vm->pool.zone);
 	ck_assert_int_eq(guest_read(&vm->gm, BLOCK_GPA, &req, sizeof(req)), 0);
-	zone_unlock(&vm->pool.zone);
 	return req;
 }
 
 static struct vmd_request batch(uint32_t op, const struct vmd_range *r, unsigned int n)
 {
-	zone_lock(&vm->pool.zone);
 	ck_assert_int_eq(guest_write(&vm->gm, RANGES_GPA, r, n * sizeof(*r)), 0);
-	zone_unlock(&vm->pool.zone);
 	return request(VMD_OP_MEM_BATCH, op, RANGES_GPA, n);
 }
 
@@ -394,9 +387,7 @@ START_TEST(test_back_huge_moves_range)
 		ck_assert_uint_eq(pfn_of(g0 + i), blk + i);
 	assert_filled(g0, 100, 3);
 	assert_filled(g0 + 101, CHUNK - 101, 3);
-	zone_lock(&vm->pool.zone);
 	ck_assert_int_eq(guest_read(&vm->gm, (uint64_t)(g0 + 100) << FRAME_SHIFT, &zero, 8), 0);
-	zone_unlock(&vm->pool.zone);
 	ck_assert_uint_eq(zero, 0);
 	ck_assert_uint_eq(vm->pool.zone.nr_huge, CHUNK);
 	ck_assert_uint_eq(vm->gm.side[chunk], 1);
@@ -490,7 +481,6 @@ static void *churn_thread(void *arg)
 			continue;
 		}
 		ver = &churn.version[first - CHURN_LO];
-		zone_lock(&vm->pool.zone);	/* no move under these reads and writes */
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t w = 0;
 
@@ -507,7 +497,6 @@ static void *churn_thread(void *arg)
 			if (guest_write(&vm->gm, (uint64_t)(first + i) << FRAME_SHIFT, &w, sizeof(w)))
 				churn_fail("guest frame %u cannot be written", first + i);
 		}
-		zone_unlock(&vm->pool.zone);
 	}
 	return NULL;
 }
@@ -518,9 +507,8 @@ static void churn_check(void)
 	char msg[256];
 
 	ck_assert_msg(vm_check(vm, msg, sizeof(msg)) == 0, "vm_check: %s", msg);
-	zone_lock(&vm->pool.zone);
 	for (uint32_t i = 0; i < 2 * CHURN_FRAMES; i++) {
-		uint32_t g = CHURN_LO + i, pfn = p2m_lookup(&vm->p2m, g);
+		uint32_t g = CHURN_LO + i, pfn = pfn_of(g);
 		uint64_t w = 0;
 
 		ck_assert_msg((pfn == PFN_NONE) == !churn.version[i],
@@ -532,7 +520,6 @@ static void churn_check(void)
 		ck_assert_msg(w == word(g, churn.version[i]), "guest frame %u holds 0x%lx, expected 0x%lx",
 			      g, (unsigned long)w, (unsigned long)word(g, churn.version[i]));
 	}
-	zone_unlock(&vm->pool.zone);
 }
 
 static void churn_pause(bool pause)

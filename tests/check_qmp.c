@@ -1009,7 +1009,7 @@ START_TEST(test_every_run_has_begin_and_end)
 		fake_init_pool(&f, "alternating", 8192);
 		negotiate();
 		f.out_len = 0;
-		ck_assert_int_eq(compact_alloc_direct(&f.compactor, 9, MIGRATE_MOVABLE, &pfn, NULL), 0);
+		ck_assert_int_eq(compact_alloc_direct(&f.compactor, 9, MIGRATE_MOVABLE, &pfn, NULL, NULL), 0);
 		n = events_of(f.out, "COMPACTION_BEGIN", begin, 4);
 		ck_assert_uint_ge(n, 1);
 		ck_assert_uint_eq(events_of(f.out, "COMPACTION_END", end, 4), n);

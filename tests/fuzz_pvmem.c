@@ -23,6 +23,8 @@
 #include "guest/include/vmdefrag_abi.h"
 #include "mm/compaction.h"
 #include "mm/minmove.h"
+#include "vmm/pvmem.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define MEM		(8ULL << 20)
@@ -71,7 +73,7 @@ static void vm_reboot(void)
 	memset(gm->stale, 0, gm->nr_chunks);
 	memset(gm->plugged + gm->nr_ram_chunks, 0, gm->nr_chunks - gm->nr_ram_chunks);
 	gm->nr_stale = 0;
-	if (pool_punch(&vm->pool, 0, z->nr_frames) || pool_unmap_view(gm->side_base[0], 2 * gm->size) ||
+	if (pool_punch(&vm->pool, 0, z->nr_frames) || pool_view_hole(gm->side_base[0], 2 * gm->size) ||
 	    guest_mem_map_frames(gm, 0, ram, 0) || guest_mem_map_frames(gm, ram, gm->nr_gfns - ram, PFN_NONE)) {
 		fprintf(stderr, "fuzz_pvmem: cannot map guest memory again\n");
 		abort();
@@ -146,9 +148,7 @@ static const uint32_t ops[] = {
 
 static void write_guest(uint64_t gpa, const void *buf, uint64_t len)
 {
-	zone_lock(&vm->pool.zone);
 	guest_write(&vm->gm, gpa, buf, len);	/* not backed: the request finds out */
-	zone_unlock(&vm->pool.zone);
 }
 
 /* What the guest can tell of its memory: which frames are populated and
@@ -162,7 +162,7 @@ static uint64_t guest_state(void)
 	zone_lock(&vm->pool.zone);
 	for (uint32_t g = 0; g < vm->p2m.nr_gfns; g++) {
 		uint32_t pfn = p2m_lookup(&vm->p2m, g);
-		uint64_t v = pfn == PFN_NONE ? 0 : 1 + (uint64_t)z->frames[pfn].use.pins;
+		uint64_t v = pfn == PFN_NONE ? 0 : 1 + (uint64_t)frame_pins(z, pfn);
 
 		h = (h ^ v) * 0x100000001b3ULL;
 	}
@@ -195,9 +195,7 @@ static bool request(struct input *in)
 	if (changes_memory(op))
 		before = guest_state();
 	pvmem_handle(&vcpu, (uint32_t)block);
-	zone_lock(&vm->pool.zone);
 	answered = !guest_read(&vm->gm, (uint32_t)block, &req, sizeof(req));
-	zone_unlock(&vm->pool.zone);
 	/* (once the run is ending, a request stops half way on purpose) */
 	if (changes_memory(op) && answered && req.status != VMD_OK && req.status != 1 &&
 	    !vm->stopping && guest_state() != before) {

@@ -12,10 +12,7 @@
 
 static double now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
+	return (double)mono_ns();
 }
 
 static void die(const char *what, int err)
@@ -91,8 +88,7 @@ int main(int argc, char **argv)
 	err = pool_create(&pool, POOL_MEMFD, frames, NULL);
 	if (err)
 		die("pool_create", err);
-	meta = sizeof(struct frame) +
-	       (double)(pool.zone.nr_pageblocks + sizeof(struct zone)) / frames;
+	meta = (double)zone_metadata_bytes(&pool.zone) / frames;
 
 	printf("pool: %u frames (%u MiB), memfd\n", frames, frames >> 8);
 	printf("metadata_bytes_per_frame %.3f (descriptor %zu, pageblock byte %.4f, zone %.6f)\n",

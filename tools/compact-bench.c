@@ -33,10 +33,7 @@ static void null_mover(void *arg, struct migration *batch, unsigned int nr)
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return mono_ns() / 1e6;
 }
 
 static void die(const char *what, const char *why)
@@ -95,8 +92,8 @@ static void run_policy(const struct state *start, const char *scenario, const ch
 	compactor_init(&c, &st.zone, &st.p2m, null_mover, NULL);
 	row->scenario = scenario;
 	row->policy = policy;
-	row->frames = st.zone.nr_frames;
-	row->used = st.zone.nr_frames - st.zone.free_frames;
+	row->frames = zone_nr_frames(&st.zone);
+	row->used = zone_nr_frames(&st.zone) - zone_free_frames(&st.zone);
 	row->before = count_free_pageblocks(&st.zone);
 	t0 = now_ms();
 	if (!strcmp(policy, "twoscanner"))

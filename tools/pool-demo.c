@@ -15,8 +15,8 @@ static void show(const char *title, struct pool *p)
 
 	buddy_nr_free(&p->zone, nr_free);
 	printf("== %s: %lu of %u frames free, fragmentation score %u\n", title,
-	       (unsigned long)p->zone.free_frames, p->zone.nr_frames,
-	       fragmentation_score(nr_free, NR_ORDERS, p->zone.nr_frames));
+	       (unsigned long)zone_free_frames(&p->zone), zone_nr_frames(&p->zone),
+	       fragmentation_score(nr_free, NR_ORDERS, zone_nr_frames(&p->zone)));
 	printf("-- buddyinfo\n");
 	vmstat_buddyinfo(stdout, &p->zone);
 	printf("-- extfrag_index\n");

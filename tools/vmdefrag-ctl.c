@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mm/clock.h"
 #include "tools/ctl_watch.h"
 #include "tools/qmp_client.h"
 
@@ -320,10 +321,7 @@ static void print_event(const struct ctl *ctl, struct json_object *event)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(mono_ns() / 1000000);
 }
 
 static void on_signal(int sig)

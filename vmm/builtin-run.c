@@ -16,6 +16,7 @@
 #include "mm/vmstat.h"
 #include "vmm/builtin.h"
 #include "vmm/server.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define MIN_MEM		(16ULL << 20)
@@ -159,7 +160,7 @@ static void print_views(struct vm *vm, const char *when)
 
 	zone_lock(z);
 	printf("== pool %s: %lu of %u frames free, fragmentation score %u, %lu guest mappings\n",
-	       when, (unsigned long)z->free_frames, z->nr_frames, pool_fragmentation_score(z),
+	       when, (unsigned long)zone_free_frames(z), zone_nr_frames(z), pool_fragmentation_score(z),
 	       (unsigned long)guest_mem_mappings(&vm->gm));
 	printf("-- buddyinfo\n");
 	vmstat_buddyinfo(stdout, z);
@@ -198,16 +199,17 @@ static void print_lock_holders(struct vm *vm)
 static void print_stats(struct vm *vm)
 {
 	struct zone *z = &vm->pool.zone;
+	struct zone_counts n;
 
 	zone_lock(z);
+	zone_get_counts(z, &n);
 	if (vm->t_booted_ns) {
 		printf("stats: boot_ms %.3f (main() to the request the guest's first instruction makes)\n",
 		       (vm->t_booted_ns - vm->t_start_ns) / 1e6);
 		printf("stats: booted_unix_ns %lu\n", (unsigned long)vm->t_booted_unix_ns);
 	}
-	printf("stats: pool_frames %u used %lu free %lu pinned %lu\n", z->nr_frames,
-	       (unsigned long)(z->nr_frames - z->free_frames), (unsigned long)z->free_frames,
-	       (unsigned long)z->nr_pinned);
+	printf("stats: pool_frames %lu used %lu free %lu pinned %lu\n", (unsigned long)n.frames,
+	       (unsigned long)(n.frames - n.free), (unsigned long)n.free, (unsigned long)n.pinned);
 	printf("stats: pool_resident_bytes %ld\n", (long)pool_resident_bytes(&vm->pool));
 	printf("stats: guest_mappings %lu (limit %ld)\n", (unsigned long)guest_mem_mappings(&vm->gm),
 	       vm->gm.map_limit);
@@ -268,7 +270,9 @@ static void serve(struct vm *vm, struct server *srv)
 	close(sfd);
 }
 
-int cmd_run(int argc, char **argv, uint64_t t_start_ns)
+/* Reads run's options into cfg and *paused: -1 to go on, else the exit
+ * code (0 after --help, 2 for a bad option, the usage said). */
+static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool *paused)
 {
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },
@@ -286,79 +290,67 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vm_config cfg = {
-		.mem_bytes = 256ULL << 20,
-		.nr_cpus = 1,
-		.backing = POOL_MEMFD,
-		.proactiveness = PROACTIVENESS_DEFAULT,
-		.batch = COMPACT_CLUSTER_MAX,
-		.huge_reserve = HUGE_RESERVE_DEFAULT,
-	};
 	static char backing_path[PATH_MAX];
-	struct server srv;
-	struct vm *vm;
-	sigset_t set;
-	bool paused = false;
-	int c, code;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &cfg.mem_bytes) || cfg.mem_bytes % (2ULL << 20) ||
-			    cfg.mem_bytes < MIN_MEM || cfg.mem_bytes > MAX_MEM)
+			if (parse_size(optarg, &cfg->mem_bytes) || cfg->mem_bytes % (2ULL << 20) ||
+			    cfg->mem_bytes < MIN_MEM || cfg->mem_bytes > MAX_MEM)
 				return bad_option("--mem", optarg, "a multiple of 2M from 16M to 63G");
 			break;
 		case 'c':
-			if (parse_uint(optarg, 1, VMD_MAX_VCPUS, &cfg.nr_cpus))
+			if (parse_uint(optarg, 1, VMD_MAX_VCPUS, &cfg->nr_cpus))
 				return bad_option("--cpus", optarg, "1 to 64");
 			break;
 		case 'b':
 			if (!strcmp(optarg, "memfd")) {
-				cfg.backing = POOL_MEMFD;
+				cfg->backing = POOL_MEMFD;
 			} else if (!strcmp(optarg, "hugetlb")) {
-				cfg.backing = POOL_HUGETLB;
+				cfg->backing = POOL_HUGETLB;
 			} else if (!strncmp(optarg, "file:", 5)) {
-				if (parse_backing_file(optarg, backing_path, &cfg.backing_opts))
+				if (parse_backing_file(optarg, backing_path, &cfg->backing_opts))
 					return 2;
-				cfg.backing = POOL_FILE;
-				cfg.backing_path = backing_path;
+				cfg->backing = POOL_FILE;
+				cfg->backing_path = backing_path;
 			} else {
 				return bad_option("--backing", optarg,
 						  "memfd, hugetlb or file:PATH[,keep]");
 			}
 			break;
 		case 'a':
-			cfg.args = optarg;
+			cfg->args = optarg;
 			break;
 		case 'S':
-			cfg.socket_path = optarg;
+			cfg->socket_path = optarg;
 			break;
 		case 'P':
-			if (parse_size(optarg, &cfg.plug_bytes) || cfg.plug_bytes % (2ULL << 20) ||
-			    cfg.plug_bytes > MAX_MEM)
+			if (parse_size(optarg, &cfg->plug_bytes) || cfg->plug_bytes % (2ULL << 20) ||
+			    cfg->plug_bytes > MAX_MEM)
 				return bad_option("--plug", optarg, "a multiple of 2M up to 63G");
 			break;
 		case 'p':
-			if (parse_uint(optarg, 0, 100, &cfg.proactiveness))
+			if (parse_uint(optarg, 0, 100, &cfg->proactiveness))
 				return bad_option("--proactiveness", optarg, "0 to 100");
 			break;
 		case 'B':
-			if (parse_uint(optarg, 1, 4096, &cfg.batch))
+			if (parse_uint(optarg, 1, 4096, &cfg->batch))
 				return bad_option("--batch", optarg, "1 to 4096");
 			break;
 		case 'H':
-			if (parse_uint(optarg, 0, HUGE_RESERVE_MAX, &cfg.huge_reserve))
+			if (parse_uint(optarg, 0, HUGE_RESERVE_MAX, &cfg->huge_reserve))
 				return bad_option("--huge-reserve", optarg, "0 to 64");
 			break;
 		case 's':
-			cfg.stats = true;
+			cfg->stats = true;
 			break;
 		case 'v':
-			cfg.views = true;
+			cfg->views = true;
 			break;
 		case 'Z':
-			paused = true;
+			*paused = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -372,11 +364,22 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		usage(stderr);
 		return 2;
 	}
-	cfg.guest_path = argv[optind];
-	if (paused && !cfg.socket_path) {
+	cfg->guest_path = argv[optind];
+	if (*paused && !cfg->socket_path) {
 		fprintf(stderr, "vmdefrag: --paused needs --socket: only cont there starts the vCPUs\n");
 		return 2;
 	}
+
+	return -1;
+}
+
+/* Boots the VM cfg describes and serves it until it ends: its exit code. */
+static int run_vm(const struct vm_config *cfg, bool paused, uint64_t t_start_ns)
+{
+	struct server srv;
+	struct vm *vm;
+	sigset_t set;
+	int code;
 
 	/* signals: SIGINT/SIGTERM are read by serve(); vCPU threads unblock
 	 * only their kick signal */
@@ -389,19 +392,19 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return VMD_EXIT_VMM_ERROR;
-	if (vm_create(vm, &cfg)) {
+	if (vm_create(vm, cfg)) {
 		vm_destroy(vm);
 		free(vm);
 		return VMD_EXIT_VMM_ERROR;
 	}
 	vm->t_start_ns = t_start_ns;
-	if (server_start(&srv, vm, cfg.socket_path, &vm->kcompactd, &vm->compactor)) {
+	if (server_start(&srv, vm, cfg->socket_path, &vm->kcompactd, &vm->compactor)) {
 		server_stop(&srv);
 		vm_destroy(vm);
 		free(vm);
 		return VMD_EXIT_VMM_ERROR;
 	}
-	if (cfg.views)
+	if (cfg->views)
 		print_views(vm, "after boot");
 	if (huge_reserve_start(&vm->reserve))
 		fprintf(stderr, "vmdefrag: cannot start the huge reserve: huge requests free inline\n");
@@ -412,7 +415,7 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 		pthread_mutex_unlock(&vm->lock);
 		vm_pause(vm);
 	}
-	for (unsigned int i = 0; i < cfg.nr_cpus; i++) {
+	for (unsigned int i = 0; i < cfg->nr_cpus; i++) {
 		if (vcpu_start(&vm->vcpus[i])) {
 			fprintf(stderr, "vmdefrag: cannot start vCPU %u\n", i);
 			vm_stop(vm, VMD_EXIT_VMM_ERROR, VM_STOP_HOST_ERROR);
@@ -427,14 +430,30 @@ int cmd_run(int argc, char **argv, uint64_t t_start_ns)
 	/* end compaction before the vCPUs: a move pauses them */
 	kcompactd_stop(&vm->kcompactd);
 	server_stop(&srv);
-	for (unsigned int i = 0; i < cfg.nr_cpus; i++)
+	for (unsigned int i = 0; i < cfg->nr_cpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	if (cfg.views)
+	if (cfg->views)
 		print_views(vm, "at exit");
-	if (cfg.stats)
+	if (cfg->stats)
 		print_stats(vm);
 	code = vm->exit_code;
 	vm_destroy(vm);
 	free(vm);
 	return code;
+}
+
+int cmd_run(int argc, char **argv, uint64_t t_start_ns)
+{
+	struct vm_config cfg = {
+		.mem_bytes = 256ULL << 20,
+		.nr_cpus = 1,
+		.backing = POOL_MEMFD,
+		.proactiveness = PROACTIVENESS_DEFAULT,
+		.batch = COMPACT_CLUSTER_MAX,
+		.huge_reserve = HUGE_RESERVE_DEFAULT,
+	};
+	bool paused = false;
+	int code = parse_run_options(argc, argv, &cfg, &paused);
+
+	return code >= 0 ? code : run_vm(&cfg, paused, t_start_ns);
 }

@@ -86,15 +86,18 @@ static enum qmp_outcome cmd_query_memory(struct control *ctl, struct qmp_call *c
 	/* the kernel's page tables are read without the zone lock */
 	int64_t host_huge = ctl->gm ? guest_mem_host_huge_ranges(ctl->gm) : -1;
 
+	struct zone_counts n;
+
 	zone_lock(z);
+	zone_get_counts(z, &n);
 	json_object_object_add(r, "backing", json_object_new_string(pool_backing_name(ctl->pool->backing)));
 	add_int(r, "frame-size", FRAME_SIZE);
-	add_int(r, "pool-frames", z->nr_frames);
-	add_int(r, "used-frames", z->nr_frames - z->free_frames);
-	add_int(r, "free-frames", z->free_frames);
-	add_int(r, "pinned-frames", z->nr_pinned);
-	add_int(r, "huge-frames", z->nr_huge);
-	add_int(r, "huge-ranges", z->nr_huge / PAGEBLOCK_FRAMES);
+	add_int(r, "pool-frames", n.frames);
+	add_int(r, "used-frames", n.frames - n.free);
+	add_int(r, "free-frames", n.free);
+	add_int(r, "pinned-frames", n.pinned);
+	add_int(r, "huge-frames", n.huge);
+	add_int(r, "huge-ranges", n.huge / PAGEBLOCK_FRAMES);
 	add_int(r, "free-2m-blocks", count_free_pageblocks(z));
 	add_int(r, "fragmentation-score", pool_fragmentation_score(z));
 	add_int(r, "resident-bytes", (uint64_t)pool_resident_bytes(ctl->pool));
@@ -151,14 +154,13 @@ static enum qmp_outcome cmd_query_pagetypeinfo(struct control *ctl, struct qmp_c
 	for (unsigned int t = 0; t < MIGRATE_TYPES; t++) {
 		uint64_t per_order[NR_ORDERS];
 
-		for (unsigned int o = 0; o < NR_ORDERS; o++)
-			per_order[o] = z->free_area[o].nr_free_type[t];
+		buddy_nr_free_type(z, t, per_order);
 		json_object_object_add(free, migratetype_names[t], u64_array(per_order, NR_ORDERS));
 	}
 	vmstat_pageblock_counts(z, count);
 	for (unsigned int t = 0; t < MIGRATE_TYPES; t++)
 		add_int(blocks, migratetype_names[t], count[t]);
-	add_int(call->ret, "pageblock-order", z->pageblock_order);
+	add_int(call->ret, "pageblock-order", zone_pageblock_order(z));
 	zone_unlock(z);
 	json_object_object_add(call->ret, "free", free);
 	json_object_object_add(call->ret, "blocks", blocks);
@@ -204,24 +206,9 @@ static enum qmp_outcome cmd_query_vmstat(struct control *ctl, struct qmp_call *c
 	zone_lock(z);
 	call->ret = text_view(ctl, vmstat_events);
 	for (unsigned int i = 0; i < NR_VM_EVENTS; i++)
-		add_int(call->ret, vm_event_names[i], z->events[i]);
+		add_int(call->ret, vm_event_names[i], zone_event(z, i));
 	zone_unlock(z);
 	return QMP_DONE;
-}
-
-enum frame_map_state { MAP_FREE, MAP_MOVABLE, MAP_UNMOVABLE, MAP_PINNED, MAP_HUGE, MAP_ISOLATED };
-
-static unsigned int frame_map_state(const struct zone *z, uint32_t pfn)
-{
-	const struct frame *f = &z->frames[pfn];
-
-	if (f->state == FRAME_FREE)
-		return pageblock_migratetype(z, pfn) == MIGRATE_ISOLATE ? MAP_ISOLATED : MAP_FREE;
-	if (f->flags & FRAME_PINNED)
-		return MAP_PINNED;
-	if (f->flags & FRAME_HUGE)
-		return MAP_HUGE;
-	return f->mt == MIGRATE_MOVABLE && f->use.gfn != PFN_NONE ? MAP_MOVABLE : MAP_UNMOVABLE;
 }
 
 static char *base64(const uint8_t *in, size_t len)
@@ -246,12 +233,9 @@ static char *base64(const uint8_t *in, size_t len)
 
 static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call *call)
 {
-	static const char *const states[] = {
-		"free", "movable", "unmovable", "pinned", "huge", "isolated",
-	};
 	struct zone *z = zone_of(ctl);
 	struct json_object *names = json_object_new_array();
-	size_t bytes = (z->nr_frames + 1) / 2;
+	size_t bytes = (zone_nr_frames(z) + 1) / 2;
 	uint8_t *map = calloc(bytes, 1);
 	char *text;
 
@@ -261,16 +245,16 @@ static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call
 		return QMP_ERROR;
 	}
 	zone_lock(z);
-	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++)
-		map[pfn / 2] |= (uint8_t)(frame_map_state(z, pfn) << (pfn & 1 ? 4 : 0));
+	for (uint32_t pfn = 0; pfn < zone_nr_frames(z); pfn++)
+		map[pfn / 2] |= (uint8_t)(vmstat_frame_kind(z, pfn) << (pfn & 1 ? 4 : 0));
 	zone_unlock(z);
 	text = base64(map, bytes);
 	free(map);
-	for (unsigned int i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		json_object_array_add(names, json_object_new_string(states[i]));
+	for (unsigned int i = 0; i < NR_FRAME_KINDS; i++)
+		json_object_array_add(names, json_object_new_string(frame_kind_names[i]));
 	call->ret = json_object_new_object();
-	add_int(call->ret, "frames", z->nr_frames);
-	add_int(call->ret, "pageblock-order", z->pageblock_order);
+	add_int(call->ret, "frames", zone_nr_frames(z));
+	add_int(call->ret, "pageblock-order", zone_pageblock_order(z));
 	json_object_object_add(call->ret, "encoding", json_object_new_string("nibbles-base64"));
 	json_object_object_add(call->ret, "states", names);
 	json_object_object_add(call->ret, "map", json_object_new_string(text ? text : ""));
@@ -366,21 +350,6 @@ void control_watch(void *arg, enum compact_phase phase, const struct compact_run
 	}
 }
 
-/* minmove for an order: one more free pageblock (or as many as a block
- * of that order spans) when none of the order is free */
-static uint64_t minmove_target(struct zone *z, int order)
-{
-	uint64_t now = count_free_pageblocks(z);
-	unsigned int o = order < (int)z->pageblock_order ? z->pageblock_order : (unsigned int)order;
-
-	if (order < 0)
-		return MINMOVE_MAX;
-	for (unsigned int k = (unsigned int)order; k < NR_ORDERS; k++)
-		if (z->free_area[k].nr_free)
-			return now;
-	return now + (1ULL << (o - z->pageblock_order));
-}
-
 void control_run_job(struct control *ctl, struct compact_job *job)
 {
 	struct zone *z = zone_of(ctl);
@@ -389,7 +358,7 @@ void control_run_job(struct control *ctl, struct compact_job *job)
 	/* the watcher tells this job's run from others by it (one at a time) */
 	zone_lock(z);
 	ctl->running_job = job;
-	target = minmove_target(z, job->order);
+	target = minmove_target_for_order(z, job->order);
 	zone_unlock(z);
 	if (job->policy == POLICY_MINMOVE)
 		compact_minmove(ctl->compactor, target, &job->stats);

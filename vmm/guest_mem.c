@@ -17,7 +17,6 @@
 #include "vmm/guest_mem.h"
 #include "vmm/sysctl.h"
 
-#define HUGE_FRAMES	512
 #define OTHER_MAPPINGS	8192	/* the rest of the process: libraries, stacks, pool view */
 #define STALE_MAPPINGS	(GUEST_STALE_MAX * GUEST_CHUNK_FRAMES)	/* stale sides at worst */
 
@@ -50,8 +49,8 @@ uint64_t guest_mem_mappings(const struct guest_mem *gm)
 	return n;
 }
 
-int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uint64_t ram,
-		   uint64_t size, char *err, size_t errlen)
+int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m,
+		   struct page_alloc *alloc, uint64_t ram, uint64_t size, char *err, size_t errlen)
 {
 	uint64_t align = 2ULL << 20, worst;
 	long limit;
@@ -65,9 +64,10 @@ int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uin
 	}
 	gm->pool = pool;
 	gm->p2m = p2m;
+	gm->alloc = alloc;
 	gm->size = size;
 	gm->nr_gfns = (uint32_t)(size >> FRAME_SHIFT);
-	gm->unit = pool->backing == POOL_HUGETLB ? HUGE_FRAMES : 1;
+	gm->unit = pool->backing == POOL_HUGETLB ? GUEST_CHUNK_FRAMES : 1;
 
 	/* a fully scattered guest needs a mapping per unit (and one more per
 	 * change of side); make sure the host allows that many before the
@@ -188,7 +188,7 @@ int guest_mem_map_frames(struct guest_mem *gm, uint32_t gfn, uint32_t n, uint32_
 		stop = same_side_end(gm, gfn, end);
 		len = (uint64_t)(stop - gfn) << FRAME_SHIFT;
 		if (pfn == PFN_NONE) {
-			err = pool_unmap_view(addr, len);
+			err = pool_view_hole(addr, len);
 		} else {
 			err = map_pool(gm, addr, len, pfn);
 			pfn += stop - gfn;
@@ -208,13 +208,13 @@ int guest_mem_map_spare(struct guest_mem *gm, uint32_t chunk, uint32_t pfn)
 		return -EBUSY;	/* its teardown is still to come */
 	err = map_pool(gm, addr, GUEST_CHUNK_BYTES, pfn);
 	if (err)
-		pool_unmap_view(addr, GUEST_CHUNK_BYTES);	/* whatever the failed mmap left */
+		pool_view_hole(addr, GUEST_CHUNK_BYTES);	/* whatever the failed mmap left */
 	return err;
 }
 
 void guest_mem_clear_spare(struct guest_mem *gm, uint32_t chunk)
 {
-	if (pool_unmap_view(guest_mem_spare_hva(gm, chunk), GUEST_CHUNK_BYTES)) {
+	if (pool_view_hole(guest_mem_spare_hva(gm, chunk), GUEST_CHUNK_BYTES)) {
 		/* it would keep mapping frames about to be reused */
 		fprintf(stderr, "vmdefrag: cannot unmap a spare side: %s\n", strerror(errno));
 		abort();
@@ -362,12 +362,22 @@ static int guest_copy(struct guest_mem *gm, uint64_t gpa, uint8_t *buf, uint64_t
 
 int guest_read(struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len)
 {
-	return guest_copy(gm, gpa, buf, len, false);
+	int err;
+
+	zone_lock(&gm->pool->zone);
+	err = guest_copy(gm, gpa, buf, len, false);
+	zone_unlock(&gm->pool->zone);
+	return err;
 }
 
 int guest_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len)
 {
-	return guest_copy(gm, gpa, (uint8_t *)(uintptr_t)buf, len, true);
+	int err;
+
+	zone_lock(&gm->pool->zone);
+	err = guest_copy(gm, gpa, (uint8_t *)(uintptr_t)buf, len, true);
+	zone_unlock(&gm->pool->zone);
+	return err;
 }
 
 /* ---- what is guest memory ---- */
@@ -438,7 +448,7 @@ int guest_mem_claim_chunk(struct guest_mem *gm, uint32_t chunk, uint32_t old[GUE
 	*in_order = first != PFN_NONE && !(first % GUEST_CHUNK_FRAMES);
 	for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
 		old[i] = p2m_lookup(gm->p2m, g0 + i);
-		if (old[i] != PFN_NONE && (z->frames[old[i]].flags & FRAME_PINNED)) {
+		if (old[i] != PFN_NONE && frame_test_flag(z, old[i], FRAME_PINNED)) {
 			zone_unlock(z);
 			*in_order = false;
 			return -EBUSY;

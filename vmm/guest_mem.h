@@ -37,16 +37,19 @@
 #include <stdint.h>
 
 #include "mm/p2m.h"
+#include "mm/page_alloc.h"
 #include "mm/pool.h"
 
-#define GUEST_CHUNK_FRAMES	512	/* frames per memslot: 2 MiB */
-#define GUEST_CHUNK_BYTES	(2ULL << 20)
+#define GUEST_CHUNK_FRAMES	PAGEBLOCK_FRAMES	/* frames per memslot: a pageblock, so
+							 * a chunk can be one huge page */
+#define GUEST_CHUNK_BYTES	((uint64_t)GUEST_CHUNK_FRAMES << FRAME_SHIFT)
 #define GUEST_STALE_MAX		32	/* chunks whose spare side may wait for teardown */
 #define GUEST_MEM_HOLD_NS	(1000 * 1000)	/* zone-lock hold of one request step */
 
 struct guest_mem {
 	struct pool *pool;
 	struct p2m *p2m;
+	struct page_alloc *alloc;	/* where a populate short of frames turns */
 	pthread_mutex_t lock;		/* the guest memory lock (above) */
 	uint8_t *side_base[2];		/* guest frame 0 on either side */
 	uint8_t *side;			/* per chunk: the side its memslot maps */
@@ -70,8 +73,8 @@ struct guest_mem {
  * vm.max_map_count for the worst case of this guest. Guest memory is
  * size bytes, of which the first ram bytes are RAM and the rest the plug
  * area; both multiples of GUEST_CHUNK_BYTES. */
-int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m, uint64_t ram,
-		   uint64_t size, char *err, size_t errlen);
+int guest_mem_init(struct guest_mem *gm, struct pool *pool, struct p2m *p2m,
+		   struct page_alloc *alloc, uint64_t ram, uint64_t size, char *err, size_t errlen);
 void guest_mem_destroy(struct guest_mem *gm);
 
 /* Populates guest frames [0, n), in order, and maps all guest memory
@@ -124,7 +127,8 @@ struct guest_range {
  *   -EPERM      unpin of a frame that is not pinned
  *   -EBUSY      discard of a pinned frame
  *   -EOVERFLOW  a frame pinned too many times
- *   -ENOMEM     populate: too few free frames (or mappings)
+ *   -ENOMEM     populate: too few free frames (or mappings), also after
+ *               the allocator's slow path freed what it holds back
  *   -EINTR      the run is ending (guest_mem_stop()): done in part
  * Work under the zone lock grows with the frames and ranges named, a step
  * at a time. Populate takes frames from wherever the allocator has them;
@@ -171,7 +175,7 @@ void guest_mem_rebind_chunk(struct guest_mem *gm, uint32_t chunk, uint32_t blk,
 int guest_mem_map_spare(struct guest_mem *gm, uint32_t chunk, uint32_t pfn);
 int guest_mem_switch_side(struct guest_mem *gm, uint32_t chunk);
 /* The spare side of chunk: cleared now with guest_mem_clear_spare(), or
- * later by whoever frees the old frames (with pool_unmap_view()), after
+ * later by whoever frees the old frames (with pool_view_hole()), after
  * which guest_mem_spares_cleared() says so. */
 uint8_t *guest_mem_spare_hva(const struct guest_mem *gm, uint32_t chunk);
 void guest_mem_clear_spare(struct guest_mem *gm, uint32_t chunk);
@@ -199,7 +203,8 @@ int64_t guest_mem_host_huge_ranges(const struct guest_mem *gm);
 /* ---- access and accounting ---- */
 
 /* Copies between guest memory and the VMM; -EFAULT if any byte is not
- * backed, -ERANGE if outside guest memory. Zone lock held. */
+ * backed, -ERANGE if outside guest memory. Takes the zone lock: no frame
+ * moves under the copy. */
 int guest_read(struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len);
 int guest_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len);
 

@@ -9,6 +9,10 @@
 
 #include "vmm/guest_mem.h"
 
+/* How long a populate short of frames waits for compaction runs to give
+ * their isolated free frames back before it fails. */
+#define POPULATE_WAIT_MS	10000
+
 /* Every frame of the ranges, in order; pos numbers them across ranges,
  * for the masks that say which frames a step takes. */
 #define for_each_frame(ranges, nr, i, g, pos)						\
@@ -74,7 +78,7 @@ static bool step_due(const struct zone *z, const struct step *s, unsigned int *t
 {
 	if (s && s->nr_frames == GUEST_CHUNK_FRAMES)
 		return true;
-	return !(++*ticks & 63) && mono_ns() - z->lock_since_ns >= GUEST_MEM_HOLD_NS;
+	return !(++*ticks & 63) && zone_lock_held_ns(z) >= GUEST_MEM_HOLD_NS;
 }
 
 /* Maps the step's runs with the zone lock given up; then, for a
@@ -151,18 +155,18 @@ static int check_state(struct guest_mem *gm, enum guest_mem_op op, const struct 
 	zone_lock(z);
 	for_each_frame(ranges, nr, i, g, pos) {
 		uint32_t pfn = p2m_lookup(gm->p2m, g);
-		const struct frame *f = pfn == PFN_NONE ? NULL : &z->frames[pfn];
+		bool backed = pfn != PFN_NONE;
 
 		(void)pos;
 		if (op == GUEST_POPULATE)
-			*need += !f;
-		else if (op == GUEST_DISCARD && f && (f->flags & FRAME_PINNED))
+			*need += !backed;
+		else if (op == GUEST_DISCARD && backed && frame_test_flag(z, pfn, FRAME_PINNED))
 			err = -EBUSY;
-		else if ((op == GUEST_PIN || op == GUEST_UNPIN) && !f)
+		else if ((op == GUEST_PIN || op == GUEST_UNPIN) && !backed)
 			err = -ENOENT;
-		else if (op == GUEST_PIN && f->use.pins == UINT32_MAX)
+		else if (op == GUEST_PIN && frame_pins(z, pfn) == UINT32_MAX)
 			err = -EOVERFLOW;
-		else if (op == GUEST_UNPIN && !(f->flags & FRAME_PINNED))
+		else if (op == GUEST_UNPIN && !frame_test_flag(z, pfn, FRAME_PINNED))
 			err = -EPERM;
 		if (!err && step_due(z, NULL, &ticks)) {
 			zone_lock_break(z);
@@ -212,11 +216,11 @@ static void free_chosen(struct guest_mem *gm, const struct guest_range *ranges, 
 		(void)i;
 		pfn = p2m_lookup(gm->p2m, g);
 		/* what the first half took: all of it, but when the run ended */
-		if (chosen(mask, pos) && pfn != PFN_NONE && (z->frames[pfn].flags & FRAME_MOVING) &&
+		if (chosen(mask, pos) && pfn != PFN_NONE && frame_test_flag(z, pfn, FRAME_MOVING) &&
 		    p2m_unmap(gm->p2m, g, &pfn) == 0) {
 			frame_clear_flag(z, pfn, FRAME_MOVING);
 			/* a hole in a huge block: the host splits its huge page */
-			if (z->frames[pfn].flags & FRAME_HUGE)
+			if (frame_test_flag(z, pfn, FRAME_HUGE))
 				for (uint32_t p = pfn & ~(GUEST_CHUNK_FRAMES - 1);
 				     p < (pfn | (GUEST_CHUNK_FRAMES - 1)) + 1; p++)
 					frame_clear_flag(z, p, FRAME_HUGE);
@@ -355,7 +359,7 @@ static int populate_all_or_nothing(struct guest_mem *gm, const struct guest_rang
 	int err;
 
 	zone_lock(z);
-	short_of_frames = need > z->free_frames;
+	short_of_frames = need > zone_free_frames(z);
 	zone_unlock(z);
 	if (short_of_frames) {
 		*bad = nr - 1;
@@ -425,7 +429,15 @@ int guest_mem_apply(struct guest_mem *gm, enum guest_mem_op op, const struct gue
 		return err;
 	switch (op) {
 	case GUEST_POPULATE:
-		return populate_all_or_nothing(gm, ranges, nr, need, bad);
+		err = populate_all_or_nothing(gm, ranges, nr, need, bad);
+		if (err == -ENOMEM && gm->alloc && !stopping(gm)) {
+			/* short: the allocator gives back what it holds back
+			 * (as the kernel's allocator waits out compaction and
+			 * reclaim), then once more */
+			alloc_reclaim(gm->alloc, POPULATE_WAIT_MS);
+			err = populate_all_or_nothing(gm, ranges, nr, need, bad);
+		}
+		return err;
 	case GUEST_DISCARD:
 		return discard(gm, ranges, nr, NULL, bad);
 	case GUEST_PIN:

@@ -1,10 +1,11 @@
 /* Huge regions for the guest: back-huge moves a 2 MiB guest range into one
  * aligned pool block, in order; plug-huge plugs a fresh aligned block into
- * the plug area. Either asks the kernel for a real 2 MiB host page
- * (MADV_COLLAPSE on the shmem mapping), counts direct-compaction stalls as
- * the kernel does, and wakes kcompactd after one. Blocks come from the
- * huge reserve when it has one ready (already a host huge page, so the
- * collapse only maps it). back-huge maps the block on the chunk's spare
+ * the plug area. Either makes sure a real 2 MiB host page backs it: a
+ * fault on the guest's mapping maps one with a PMD when the block is a
+ * host huge page already (a block from the huge reserve), else
+ * MADV_COLLAPSE makes one (pool_collapse()). Blocks come from the
+ * allocator's slow path (mm/page_alloc.h): the huge reserve, the free
+ * lists, direct compaction. back-huge maps the block on the chunk's spare
  * side and switches the chunk's memslot over to it (guest_mem.h); the
  * reserve's thread then tears the old side down and punches the frames it
  * gave up: a request costs a 2 MiB copy, one mmap and a memslot switch.
@@ -25,25 +26,30 @@
 #include <unistd.h>
 
 #include "guest/include/vmdefrag_abi.h"
+#include "vmm/huge.h"
 #include "vmm/vm.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
+/* Copies a range into its new block while back-huge switches the memslot:
+ * the switch mostly sleeps, and the host has two cores. */
+struct huge_copier {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running, stop;
+	const uint32_t *old;		/* the job's sources; NULL: no job */
+	uint32_t blk;			/* and its block */
+};
+
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ	22
 #endif
-
-#define HUGE_FRAMES	GUEST_CHUNK_FRAMES
-#define HUGE_BYTES	GUEST_CHUNK_BYTES
 
 static void *copier_thread(void *arg);
 
 int huge_init(struct vm *vm)
 {
-	struct huge_copier *c = &vm->copier;
-
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	struct huge_copier *c;
 	char line[256] = "";
 
 	if (f) {
@@ -59,6 +65,10 @@ int huge_init(struct vm *vm)
 	/* where allowed, let the kernel use huge pages for guest memory */
 	if (vm->pool.backing == POOL_MEMFD && !vm->thp_denied)
 		madvise(guest_mem_hva(&vm->gm, 0), vm->guest_bytes, MADV_HUGEPAGE);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	vm->copier = c;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	/* without it back-huge copies on its own thread */
@@ -69,16 +79,21 @@ int huge_init(struct vm *vm)
 
 void huge_destroy(struct vm *vm)
 {
-	struct huge_copier *c = &vm->copier;
+	struct huge_copier *c = vm->copier;
 
-	if (!c->running)
+	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->stop = true;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(c->thread, NULL);
-	c->running = false;
+	if (c->running) {
+		pthread_mutex_lock(&c->lock);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	vm->copier = NULL;
 }
 
 /* Asks the kernel for a 2 MiB page behind [gpa, gpa + 2 MiB), backed by
@@ -100,66 +115,21 @@ static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 	madvise(addr, FRAME_SIZE, MADV_POPULATE_READ);
 	if (guest_mem_pmd_mapped(&vm->gm, gfn))
 		return true;
-	/* collapse needs pages to gather: allocate any holes of the block */
-	fallocate(vm->pool.fd, FALLOC_FL_KEEP_SIZE, (off_t)pfn << FRAME_SHIFT, (off_t)HUGE_BYTES);
-	for (int tries = 0; tries < 3; tries++) {
-		if (!madvise(addr, HUGE_BYTES, MADV_COLLAPSE))
-			return true;
-		if (errno != EAGAIN)
-			return false;
-	}
-	return false;
+	return !pool_collapse(&vm->pool, pfn, addr);
 }
 
-/* A block of order from the huge reserve, split to order-0 frames like
- * one from get_block(); false when it has none ready. */
-static bool take_reserved(struct vm *vm, unsigned int order, uint32_t *pfn)
+/* A free aligned block of order from the allocator's slow path, split to
+ * order-0 frames (unowned: nobody moves them) for the request to map. */
+static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
 {
-	if (order != PAGEBLOCK_ORDER)
-		return false;
-	*pfn = huge_reserve_take(&vm->reserve);
-	if (*pfn == PFN_NONE)
-		return false;
+	int err = alloc_block_slowpath(&vm->alloc, order, MIGRATE_MOVABLE, pfn, stall_ns);
+
+	if (err)
+		return err == -EAGAIN ? VMD_E_FRAGMENTED : VMD_E_NOMEM;
 	zone_lock(&vm->pool.zone);
 	buddy_split(&vm->pool.zone, *pfn);
 	zone_unlock(&vm->pool.zone);
-	return true;
-}
-
-/* A free aligned block of order: a ready one from the huge reserve, or
- * one from the allocator, compacting for it if need be. */
-static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t *stall_ns)
-{
-	struct zone *z = &vm->pool.zone;
-	uint64_t stalls, t0 = mono_ns();
-	int err;
-
-	*stall_ns = 0;
-	if (take_reserved(vm, order, pfn))
-		return VMD_OK;
-	zone_lock(z);
-	stalls = z->events[COMPACTSTALL];
-	zone_unlock(z);
-	err = compact_alloc_direct(&vm->compactor, order, MIGRATE_MOVABLE, pfn, NULL);
-	zone_lock(z);
-	*stall_ns = z->events[COMPACTSTALL] != stalls ? mono_ns() - t0 : 0;
-	if (!err)
-		buddy_split(z, *pfn);	/* order-0 frames, unowned: nobody moves them */
-	zone_unlock(z);
-	/* the reserve's builder may have taken blocks the run freed in its
-	 * lock breaks: they are as good */
-	if (err && take_reserved(vm, order, pfn))
-		err = 0;
-	if (err) {
-		zone_lock(z);
-		err = z->free_frames < (1ULL << order) ? VMD_E_NOMEM : VMD_E_FRAGMENTED;
-		zone_unlock(z);
-	}
-	/* a stall: let kcompactd make the next request cheaper, as after a
-	 * failed high-order allocation in the kernel */
-	if (*stall_ns)
-		kcompactd_wakeup(&vm->kcompactd, order);
-	return err;
+	return VMD_OK;
 }
 
 /* Gives back a block a request took and did not keep. It may hold a copy
@@ -208,11 +178,11 @@ static void clean_spare(struct vm *vm, uint32_t chunk)
  * ready huge page, is written through the pool view in one fault. */
 static void copy_into_block(struct vm *vm, const uint32_t *old, uint32_t blk)
 {
-	for (uint32_t i = 0, len; i < HUGE_FRAMES; i += len) {
+	for (uint32_t i = 0, len; i < GUEST_CHUNK_FRAMES; i += len) {
 		uint8_t *dst = pool_frame(&vm->pool, blk + i);
 		uint64_t bytes;
 
-		for (len = 1; i + len < HUGE_FRAMES && old[i] != PFN_NONE &&
+		for (len = 1; i + len < GUEST_CHUNK_FRAMES && old[i] != PFN_NONE &&
 			      old[i + len] == old[i] + len; len++)
 			;
 		if (old[i] == PFN_NONE)
@@ -223,13 +193,13 @@ static void copy_into_block(struct vm *vm, const uint32_t *old, uint32_t blk)
 	}
 	/* drop the pool view's mapping of the block (the data stays in the
 	 * file): the guest's mapping is the one that should be huge */
-	madvise(pool_frame(&vm->pool, blk), HUGE_BYTES, MADV_DONTNEED);
+	pool_drop_view(&vm->pool, blk, GUEST_CHUNK_FRAMES);
 }
 
 static void *copier_thread(void *arg)
 {
 	struct vm *vm = arg;
-	struct huge_copier *c = &vm->copier;
+	struct huge_copier *c = vm->copier;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
@@ -254,7 +224,7 @@ static void *copier_thread(void *arg)
  * when there is none; copy_wait() returns when it is done. */
 static void copy_start(struct vm *vm, const uint32_t *old, uint32_t blk)
 {
-	struct huge_copier *c = &vm->copier;
+	struct huge_copier *c = vm->copier;
 
 	if (!c->running) {
 		copy_into_block(vm, old, blk);
@@ -269,7 +239,7 @@ static void copy_start(struct vm *vm, const uint32_t *old, uint32_t blk)
 
 static void copy_wait(struct vm *vm)
 {
-	struct huge_copier *c = &vm->copier;
+	struct huge_copier *c = vm->copier;
 
 	pthread_mutex_lock(&c->lock);
 	while (c->old)
@@ -282,7 +252,7 @@ static void copy_wait(struct vm *vm)
  * then with the vCPUs held out copies the frames over and switches the
  * chunk's memslot, and rebinds the guest frames before the guest runs
  * again. On error nothing changed and the block is the caller's. */
-static int move_chunk(struct vm *vm, uint32_t chunk, uint32_t blk, uint32_t old[HUGE_FRAMES])
+static int move_chunk(struct vm *vm, uint32_t chunk, uint32_t blk, uint32_t old[GUEST_CHUNK_FRAMES])
 {
 	unsigned int nr_old;
 	int err;
@@ -306,34 +276,17 @@ static int move_chunk(struct vm *vm, uint32_t chunk, uint32_t blk, uint32_t old[
 	return 0;
 }
 
-/* back-huge, one at a time (vm->huge_lock): the spare sides are its. */
-static int back_huge(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
+/* back-huge of a range that is not one block in order: a new block for
+ * it, taken without the guest memory lock (it may compact), then the move
+ * of whatever the range holds by then. */
+static int move_range_to_block(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 {
 	struct guest_mem *gm = &vm->gm;
-	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), chunk = g0 / GUEST_CHUNK_FRAMES;
-	uint32_t blk, old[HUGE_FRAMES];
+	uint32_t chunk = (uint32_t)(gpa / GUEST_CHUNK_BYTES);
+	uint32_t blk, old[GUEST_CHUNK_FRAMES];
 	bool in_order;
 	int status, err;
 
-	guest_mem_lock(gm);
-	/* the plug area's unplugged slots are not the guest's to back */
-	if (!guest_mem_usable(gm, g0, HUGE_FRAMES)) {
-		guest_mem_unlock(gm);
-		return VMD_E_RANGE;
-	}
-	err = guest_mem_claim_chunk(gm, chunk, old, &in_order);
-	if (!err && in_order) {
-		/* one aligned block in order already: ask for the huge page */
-		*huge = collapse(vm, gpa, old[0]);
-		guest_mem_unlock(gm);
-		return VMD_OK;
-	}
-	if (!err)
-		guest_mem_unclaim_chunk(gm, chunk);
-	guest_mem_unlock(gm);
-	if (err)
-		return VMD_E_PINNED;
-	/* a block first, without the guest memory lock: it may compact */
 	clean_spare(vm, chunk);
 	status = get_block(vm, PAGEBLOCK_ORDER, &blk, stall_ns);
 	if (status)
@@ -347,14 +300,14 @@ static int back_huge(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stal
 		if (in_order)
 			*huge = collapse(vm, gpa, old[0]);
 		guest_mem_unlock(gm);
-		release_block(vm, blk, HUGE_FRAMES);
+		release_block(vm, blk, GUEST_CHUNK_FRAMES);
 		return err ? VMD_E_PINNED : VMD_OK;
 	}
 	err = move_chunk(vm, chunk, blk, old);
 	if (err) {
 		guest_mem_unclaim_chunk(gm, chunk);
 		guest_mem_unlock(gm);
-		release_block(vm, blk, HUGE_FRAMES);
+		release_block(vm, blk, GUEST_CHUNK_FRAMES);
 		return VMD_E_NOMEM;
 	}
 	*huge = collapse(vm, gpa, blk);
@@ -362,12 +315,39 @@ static int back_huge(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stal
 	return VMD_OK;
 }
 
+/* back-huge, one at a time (vm->huge_lock): the spare sides are its. A
+ * range that is one aligned block in order already stays where it is. */
+static int back_range(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
+{
+	struct guest_mem *gm = &vm->gm;
+	uint32_t g0 = (uint32_t)(gpa >> FRAME_SHIFT), old[GUEST_CHUNK_FRAMES];
+	bool in_order;
+	int err;
+
+	guest_mem_lock(gm);
+	/* the plug area's unplugged slots are not the guest's to back */
+	if (!guest_mem_usable(gm, g0, GUEST_CHUNK_FRAMES)) {
+		guest_mem_unlock(gm);
+		return VMD_E_RANGE;
+	}
+	err = guest_mem_claim_chunk(gm, g0 / GUEST_CHUNK_FRAMES, old, &in_order);
+	if (!err && in_order) {
+		*huge = collapse(vm, gpa, old[0]);
+		guest_mem_unlock(gm);
+		return VMD_OK;
+	}
+	if (!err)
+		guest_mem_unclaim_chunk(gm, g0 / GUEST_CHUNK_FRAMES);
+	guest_mem_unlock(gm);
+	return err ? VMD_E_PINNED : move_range_to_block(vm, gpa, huge, stall_ns);
+}
+
 int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 {
 	int status;
 
 	*huge = *stall_ns = 0;
-	if (gpa & (HUGE_BYTES - 1))
+	if (gpa & (GUEST_CHUNK_BYTES - 1))
 		return VMD_E_ALIGN;
 	if (gpa >= vm->guest_bytes)
 		return VMD_E_RANGE;
@@ -376,14 +356,14 @@ int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns)
 		return VMD_OK;
 	}
 	pthread_mutex_lock(&vm->huge_lock);
-	status = back_huge(vm, gpa, huge, stall_ns);
+	status = back_range(vm, gpa, huge, stall_ns);
 	pthread_mutex_unlock(&vm->huge_lock);
 	return status;
 }
 
 /* plug-huge, one at a time (vm->huge_lock): a slot stays outside guest
  * memory until its block is mapped. */
-static int plug_huge(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge,
+static int plug_block(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge,
 		     uint64_t *stall_ns)
 {
 	struct guest_mem *gm = &vm->gm;
@@ -407,7 +387,7 @@ static int plug_huge(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t 
 	*gpa = (uint64_t)chunk * GUEST_CHUNK_BYTES;
 	*huge = 1;
 	for (uint32_t c = 0; c < chunks; c++)
-		if (!collapse(vm, *gpa + c * HUGE_BYTES, blk + c * HUGE_FRAMES))
+		if (!collapse(vm, *gpa + c * GUEST_CHUNK_BYTES, blk + c * GUEST_CHUNK_FRAMES))
 			*huge = 0;
 	guest_mem_unlock(gm);
 	return VMD_OK;
@@ -423,7 +403,7 @@ int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, 
 	if (vm->pool.backing == POOL_HUGETLB && order != PAGEBLOCK_ORDER)
 		return VMD_E_INVAL;
 	pthread_mutex_lock(&vm->huge_lock);
-	status = plug_huge(vm, order, gpa, huge, stall_ns);
+	status = plug_block(vm, order, gpa, huge, stall_ns);
 	pthread_mutex_unlock(&vm->huge_lock);
 	return status;
 }

@@ -10,6 +10,7 @@
 
 #include "guest/include/vmdefrag_abi.h"
 #include "vmm/elf_parse.h"
+#include "vmm/loader.h"
 #include "vmm/vm.h"
 
 static int write_segment(void *arg, uint64_t gpa, const uint8_t *data, uint64_t filesz,

@@ -24,20 +24,13 @@ static int cmp_gfn(const void *a, const void *b)
 	return x->gfn < y->gfn ? -1 : x->gfn > y->gfn;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Reorders the batch by guest frame and gives it the destinations in
  * ascending order (any destination serves any source). */
 static void pair_up(struct migration *batch, unsigned int nr, uint32_t *scratch)
 {
 	for (unsigned int i = 0; i < nr; i++)
 		scratch[i] = batch[i].dst;
-	qsort(scratch, nr, sizeof(*scratch), cmp_u32);
+	sort_pfns(scratch, nr);
 	qsort(batch, nr, sizeof(*batch), cmp_gfn);
 	for (unsigned int i = 0; i < nr; i++)
 		batch[i].dst = scratch[i];

@@ -9,6 +9,9 @@
 
 #include "guest/include/vmdefrag_abi.h"
 #include "vmm/guest_log.h"
+#include "vmm/huge.h"
+#include "vmm/pvmem.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 struct request_ctx {
@@ -51,9 +54,7 @@ static int copy_guest(struct vm *vm, uint64_t gpa, void *buf, uint64_t len, bool
 		return VMD_E_RANGE;
 	if (len > vm->guest_bytes - gpa)
 		return VMD_E_END;
-	zone_lock(&vm->pool.zone);
 	err = to_guest ? guest_write(&vm->gm, gpa, buf, len) : guest_read(&vm->gm, gpa, buf, len);
-	zone_unlock(&vm->pool.zone);
 	return err ? VMD_E_RANGE : VMD_OK;
 }
 
@@ -90,10 +91,6 @@ static uint64_t mem_align(struct vm *vm, uint32_t op)
 		return 2ULL << 20;
 	return VMD_PAGE_SIZE;
 }
-
-/* How long a populate short of memory waits for compaction to give its
- * isolated free frames back before it fails. */
-#define POPULATE_WAIT_MS	10000
 
 static int mem_status(int err)
 {
@@ -133,23 +130,12 @@ static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges
 		gr[i] = (struct guest_range){ f.gfn, f.n };
 		*bad = i;
 	}
-	for (bool retried = false; !status;) {
+	if (!status) {
 		guest_mem_lock(&vm->gm);
 		err = guest_mem_apply(&vm->gm, mem_op(op), gr, count, &at);
 		guest_mem_unlock(&vm->gm);
 		*bad = at;
 		status = mem_status(err);
-		if (status != VMD_E_NOMEM || op != VMD_OP_POPULATE || retried)
-			break;
-		/* memory is short: the huge reserve gives back what it holds,
-		 * and a compaction in progress its isolated free frames (as
-		 * the kernel's allocator waits out compaction and reclaim);
-		 * then everything is checked again */
-		huge_reserve_flush(&vm->reserve);
-		huge_reserve_drain(&vm->reserve);
-		compaction_wait_idle(&vm->pool.zone, POPULATE_WAIT_MS);
-		retried = true;
-		status = VMD_OK;
 	}
 	free(gr);
 	return status;
@@ -263,11 +249,11 @@ static int do_get_args(struct request_ctx *c)
 		return VMD_E_END;
 	if (c->req.arg[1] < len + 1)
 		return VMD_E_INVAL;
-	zone_lock(&c->vm->pool.zone);
+	guest_mem_lock(&c->vm->gm);
 	usable = guest_mem_usable(&c->vm->gm, (uint32_t)(c->req.arg[0] >> FRAME_SHIFT),
 				  (uint32_t)(((c->req.arg[0] + c->req.arg[1] - 1) >> FRAME_SHIFT) -
 					     (c->req.arg[0] >> FRAME_SHIFT) + 1));
-	zone_unlock(&c->vm->pool.zone);
+	guest_mem_unlock(&c->vm->gm);
 	if (!usable)
 		return VMD_E_RANGE;
 	c->req.arg[2] = len;

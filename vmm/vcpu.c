@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "guest/include/vmdefrag_abi.h"
+#include "vmm/pvmem.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/x86.h"
 
 #define KICK_SIGNAL	SIGUSR1
 

@@ -9,8 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/huge.h"
+#include "vmm/loader.h"
 #include "vmm/mover.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/x86.h"
 
 static int kvm_error(const char *what)
 {
@@ -108,8 +112,10 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	vm->compactor.batch = cfg->batch ? cfg->batch : COMPACT_CLUSTER_MAX;
 	kcompactd_init(&vm->kcompactd, &vm->compactor);
 	kcompactd_set_proactiveness(&vm->kcompactd, cfg->proactiveness);
-	err = guest_mem_init(&vm->gm, &vm->pool, &vm->p2m, cfg->mem_bytes, vm->guest_bytes, err_text,
-			     sizeof(err_text));
+	vm->alloc = (struct page_alloc){ &vm->pool.zone, &vm->compactor, &vm->kcompactd,
+					 &vm->reserve };
+	err = guest_mem_init(&vm->gm, &vm->pool, &vm->p2m, &vm->alloc, cfg->mem_bytes,
+			     vm->guest_bytes, err_text, sizeof(err_text));
 	if (err) {
 		fprintf(stderr, "vmdefrag: %s\n", err_text);
 		return err;
@@ -175,7 +181,7 @@ void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->gm);
 	if (vm->p2m.pfn_of)
 		p2m_destroy(&vm->p2m);
-	if (vm->pool.zone.frames)
+	if (vm->pool.base)
 		pool_destroy(&vm->pool);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);

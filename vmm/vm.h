@@ -14,32 +14,12 @@
 #include "mm/huge_reserve.h"
 #include "mm/kcompactd.h"
 #include "mm/p2m.h"
+#include "mm/page_alloc.h"
 #include "mm/pool.h"
 #include "vmm/guest_mem.h"
 
-struct vm;
-
-struct vcpu {
-	struct vm *vm;
-	unsigned int id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool started;
-	bool done;			/* the guest said VMD_OP_VCPU_DONE */
-	bool in_guest;			/* inside KVM_RUN (vm->lock) */
-};
-
-/* Copies a range into its new block while back-huge switches the memslot
- * (huge.c): the switch mostly sleeps, and the host has two cores. */
-struct huge_copier {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool running, stop;
-	const uint32_t *old;		/* the job's sources; NULL: no job */
-	uint32_t blk;			/* and its block */
-};
+struct vcpu;
+struct huge_copier;
 
 struct vm_config {
 	const char *guest_path;
@@ -79,11 +59,12 @@ struct vm {
 	struct compactor compactor;	/* over the pool, moving with vmm_migrate */
 	struct kcompactd kcompactd;
 	struct huge_reserve reserve;	/* ready huge blocks, deferred frees */
+	struct page_alloc alloc;	/* the slow path over all of these */
 	uint64_t guest_bytes;		/* RAM and the plug area: the memslot */
 	uint64_t image_end;		/* first free address after the image */
 	pthread_mutex_t huge_lock;	/* one back-huge or plug-huge at a time:
 					 * the spare sides are theirs */
-	struct huge_copier copier;
+	struct huge_copier *copier;	/* huge.c's */
 	bool thp_denied;		/* shmem THP is "deny": stay on 4 KiB pages */
 	uint64_t entry;
 	uint32_t tsc_khz;
@@ -130,35 +111,10 @@ int vm_check(struct vm *vm, char *msg, size_t len);
 
 /* Holds every vCPU outside KVM_RUN until vm_resume(): on return no guest
  * instruction runs, so guest memory can be copied and remapped safely. A
- * vCPU busy in the VMM (handling a request) counts as paused: it cannot
- * touch guest memory but through the p2m, under the zone lock. Nests. */
+ * vCPU busy in the VMM (handling a request) counts as paused: it touches
+ * guest memory through the p2m under the zone lock, or frames it claimed
+ * (FRAME_MOVING) or made huge. Nests. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
-
-/* vcpu.c */
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);
-int vcpu_start(struct vcpu *vcpu);
-void vcpu_kick(struct vcpu *vcpu);
-void vcpu_join(struct vcpu *vcpu);
-void vcpu_destroy(struct vcpu *vcpu);
-/* Prints why the guest crashed, with the vCPU's registers, and stops. */
-void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* huge.c: back-huge and plug-huge (see vmdefrag_abi.h); status codes.
- * Called without the zone lock. */
-int huge_back(struct vm *vm, uint64_t gpa, uint64_t *huge, uint64_t *stall_ns);
-int huge_plug(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t *huge, uint64_t *stall_ns);
-int huge_init(struct vm *vm);
-void huge_destroy(struct vm *vm);
-
-/* pvmem.c: handles the request block at gpa (the guest interface). */
-void pvmem_handle(struct vcpu *vcpu, uint64_t gpa);
-
-/* loader.c */
-int load_elf(struct vm *vm, const char *path);
-
-/* x86.c: long mode at CPL 3 */
-int x86_setup_memory(struct vm *vm);
-int x86_setup_vcpu(struct vm *vm, struct vcpu *vcpu);
 
 #endif

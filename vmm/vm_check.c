@@ -17,10 +17,10 @@ static int check_huge_blocks(const struct vm *vm, char *msg, size_t len)
 {
 	const struct zone *z = &vm->pool.zone;
 
-	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn += GUEST_CHUNK_FRAMES) {
+	for (uint32_t pfn = 0; pfn < zone_nr_frames(z); pfn += GUEST_CHUNK_FRAMES) {
 		uint32_t g0;
 
-		if (!(z->frames[pfn].flags & FRAME_HUGE))
+		if (!frame_test_flag(z, pfn, FRAME_HUGE))
 			continue;
 		g0 = p2m_owner(&vm->p2m, pfn);
 		if (g0 == PFN_NONE || g0 % GUEST_CHUNK_FRAMES) {
@@ -28,7 +28,7 @@ static int check_huge_blocks(const struct vm *vm, char *msg, size_t len)
 			return -EUCLEAN;
 		}
 		for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
-			if (!(z->frames[pfn + i].flags & FRAME_HUGE) ||
+			if (!frame_test_flag(z, pfn + i, FRAME_HUGE) ||
 			    p2m_lookup(&vm->p2m, g0 + i) != pfn + i) {
 				snprintf(msg, len, "huge block at frame %u: frame %u is not huge or not "
 					 "guest frame %u's", pfn, pfn + i, g0 + i);
@@ -41,20 +41,18 @@ static int check_huge_blocks(const struct vm *vm, char *msg, size_t len)
 
 /* Every used frame is a guest frame's, or held by the huge reserve; no
  * frame is left claimed by a move (FRAME_MOVING) outside a request. */
-static int check_ownership(const struct vm *vm, char *msg, size_t len)
+static int check_ownership(struct vm *vm, char *msg, size_t len)
 {
 	const struct zone *z = &vm->pool.zone;
-	uint64_t used = z->nr_frames - z->free_frames, owned = vm->p2m.nr_mapped, held;
+	uint64_t used = zone_nr_frames(z) - zone_free_frames(z), owned = vm->p2m.nr_mapped;
+	uint64_t held = huge_reserve_held(&vm->reserve);
 
-	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++) {
-		if (z->frames[pfn].state == FRAME_USED && (z->frames[pfn].flags & FRAME_MOVING)) {
+	for (uint32_t pfn = 0; pfn < zone_nr_frames(z); pfn++) {
+		if (!frame_is_free(z, pfn) && frame_test_flag(z, pfn, FRAME_MOVING)) {
 			snprintf(msg, len, "frame %u is still claimed by a move", pfn);
 			return -EUCLEAN;
 		}
 	}
-	pthread_mutex_lock((pthread_mutex_t *)&vm->reserve.lock);
-	held = vm->reserve.held;
-	pthread_mutex_unlock((pthread_mutex_t *)&vm->reserve.lock);
 	if (used != owned + held) {
 		snprintf(msg, len, "%lu frames used, but guest frames own %lu and the huge reserve "
 			 "holds %lu: %ld frames leaked", (unsigned long)used, (unsigned long)owned,
@@ -80,7 +78,7 @@ static int check_free_zero(const struct vm *vm, char *msg, size_t len)
 		if (hole < 0)
 			hole = (off_t)vm->pool.size;
 		for (uint32_t pfn = (uint32_t)(data >> FRAME_SHIFT); (off_t)pfn << FRAME_SHIFT < hole; pfn++) {
-			if (z->frames[pfn].state != FRAME_FREE)
+			if (!frame_is_free(z, pfn))
 				continue;
 			if (pread(vm->pool.fd, page, FRAME_SIZE, (off_t)pfn << FRAME_SHIFT) != FRAME_SIZE)
 				continue;
@@ -134,7 +132,7 @@ int vm_check(struct vm *vm, char *msg, size_t len)
 	huge_reserve_flush(&vm->reserve);
 	for (unsigned int waited = 0;; waited++) {
 		zone_lock(z);
-		if (!z->compacting)
+		if (!compaction_running(z))
 			break;
 		zone_unlock(z);
 		if (waited == 1) {

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/x86.h"
 
 #define GDT_ADDR	0x1000
 #define TSS_ADDR	0x50000		/* with an I/O bitmap: 0x68 + 8 KiB + 1 */
@@ -18,7 +20,7 @@
 #define PML4_ADDR	0x2000
 #define PDPT_ADDR	0x3000
 #define PD_ADDR		0x4000		/* one page per GiB, up to 64 GiB */
-#define MAX_MEM		(64ULL << 30)
+#define IDENT_MAP_MAX	(64ULL << 30)	/* what the page tables map: PD pages of 1 GiB */
 
 #define SEL_USER_CS	((3 << 3) | 3)
 #define SEL_USER_DS	((4 << 3) | 3)
@@ -56,7 +58,7 @@ int x86_setup_memory(struct vm *vm)
 	uint64_t *pd;
 	int err;
 
-	if (mem > MAX_MEM)
+	if (mem > IDENT_MAP_MAX)
 		return -EINVAL;
 	/* 64-bit available TSS whose I/O bitmap allows every port: CPL 3 may
 	 * use `out` even where IOPL is not honoured */
