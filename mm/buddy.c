@@ -541,32 +541,36 @@ int buddy_clone(struct zone *dst, const struct zone *src)
 	return 0;
 }
 
-int buddy_pin(struct zone *z, uint32_t pfn)
+/* Adds a pin to a used frame, or takes one away. */
+static int change_pins(struct zone *z, uint32_t pfn, bool pin)
 {
 	int err = 0;
 	struct frame *f = used_frame(z, pfn, &err);
 
 	if (!f)
 		return err;
-	if (f->use.pins == UINT32_MAX)
-		return -EOVERFLOW;
-	f->use.pins++;
-	frame_set_flag(z, pfn, FRAME_PINNED);
+	if (pin) {
+		if (f->use.pins == UINT32_MAX)
+			return -EOVERFLOW;
+		f->use.pins++;
+		frame_set_flag(z, pfn, FRAME_PINNED);
+	} else {
+		if (!(f->flags & FRAME_PINNED))
+			return -EINVAL;
+		if (!--f->use.pins)
+			frame_clear_flag(z, pfn, FRAME_PINNED);
+	}
 	return 0;
+}
+
+int buddy_pin(struct zone *z, uint32_t pfn)
+{
+	return change_pins(z, pfn, true);
 }
 
 int buddy_unpin(struct zone *z, uint32_t pfn)
 {
-	int err = 0;
-	struct frame *f = used_frame(z, pfn, &err);
-
-	if (!f)
-		return err;
-	if (!(f->flags & FRAME_PINNED))
-		return -EINVAL;
-	if (!--f->use.pins)
-		frame_clear_flag(z, pfn, FRAME_PINNED);
-	return 0;
+	return change_pins(z, pfn, false);
 }
 
 /* ---- consistency ---- */

@@ -10,12 +10,7 @@
 #include "mm/clock.h"
 #include "mm/compaction.h"
 #include "mm/fragindex.h"
-
-/* Isolated free blocks by order, as cc->freepages[]: a ring per order. */
-struct freelist {
-	uint32_t *ring;
-	unsigned int head, len;
-};
+#include "mm/pfn_ring.h"
 
 struct compact_control {
 	struct compactor *c;
@@ -30,35 +25,9 @@ struct compact_control {
 	struct migration *migratepages;
 	unsigned int nr_migratepages;	/* still waiting for a destination */
 	unsigned int nr_freepages;
-	unsigned int ring_size;
-	struct freelist freepages[NR_ORDERS];
+	struct pfn_ring freepages[NR_ORDERS];	/* isolated free blocks, by order */
 	struct compact_stats *stats;
 };
-
-static void fl_push(struct compact_control *cc, unsigned int order, uint32_t pfn, bool head)
-{
-	struct freelist *fl = &cc->freepages[order];
-
-	if (fl->len == cc->ring_size)
-		abort();	/* bounded by batch + one pageblock: cannot happen */
-	if (head) {
-		fl->head = (fl->head + cc->ring_size - 1) % cc->ring_size;
-		fl->ring[fl->head] = pfn;
-	} else {
-		fl->ring[(fl->head + fl->len) % cc->ring_size] = pfn;
-	}
-	fl->len++;
-}
-
-static uint32_t fl_pop(struct compact_control *cc, unsigned int order)
-{
-	struct freelist *fl = &cc->freepages[order];
-	uint32_t pfn = fl->ring[fl->head];
-
-	fl->head = (fl->head + 1) % cc->ring_size;
-	fl->len--;
-	return pfn;
-}
 
 void compactor_init(struct compactor *c, struct zone *z, struct p2m *m,
 		    migrate_fn migrate, void *arg)
@@ -244,7 +213,7 @@ static void isolate_freepages_block(struct compact_control *cc, uint32_t *start_
 		}
 		buddy_isolate_free(z, pfn);
 		buddy_split(z, pfn);
-		fl_push(cc, order, pfn, false);
+		pfn_ring_push(&cc->freepages[order], pfn, false);
 		nr_scanned += n - 1;
 		total_isolated += n;
 		cc->nr_freepages += n;
@@ -318,10 +287,10 @@ again:
 		isolated = true;
 		goto again;
 	}
-	pfn = fl_pop(cc, order);
+	pfn = pfn_ring_pop(&cc->freepages[order]);
 	while (order > 0) {
 		order--;
-		fl_push(cc, order, pfn + (1U << order), true);
+		pfn_ring_push(&cc->freepages[order], pfn + (1U << order), true);
 	}
 	cc->nr_freepages--;
 	cc->nr_migratepages--;
@@ -332,7 +301,7 @@ static void compaction_free(void *arg, uint32_t pfn)
 {
 	struct compact_control *cc = arg;
 
-	fl_push(cc, 0, pfn, true);
+	pfn_ring_push(&cc->freepages[0], pfn, true);
 	cc->nr_freepages++;
 	cc->nr_migratepages++;
 }
@@ -344,7 +313,7 @@ static uint32_t release_freepages(struct compact_control *cc)
 
 	for (unsigned int order = 0; order < NR_ORDERS; order++) {
 		while (cc->freepages[order].len) {
-			uint32_t pfn = fl_pop(cc, order);
+			uint32_t pfn = pfn_ring_pop(&cc->freepages[order]);
 
 			for (uint32_t i = 0; i < (1U << order); i++)
 				buddy_free(cc->zone, pfn + i, 0);
@@ -550,16 +519,13 @@ static int cc_init(struct compact_control *cc, struct compactor *c, enum compact
 	cc->whole_zone = cc->ignore_skip_hint = cc->order < 0 || mode == COMPACT_DIRECT_FULL;
 	cc->wmark_low = wmark_low;
 	cc->stats = stats;
-	/* a batch, plus the largest block one isolation can add past it */
-	cc->ring_size = c->batch + (1U << MAX_ORDER) + 1;
 	cc->migratepages = calloc(c->batch, sizeof(*cc->migratepages));
 	if (!cc->migratepages)
 		return -ENOMEM;
-	for (unsigned int o = 0; o < NR_ORDERS; o++) {
-		cc->freepages[o].ring = malloc(cc->ring_size * sizeof(uint32_t));
-		if (!cc->freepages[o].ring)
+	/* a batch, plus the largest block one isolation can add past it */
+	for (unsigned int o = 0; o < NR_ORDERS; o++)
+		if (pfn_ring_init(&cc->freepages[o], c->batch + (1U << MAX_ORDER) + 1))
 			return -ENOMEM;
-	}
 	return 0;
 }
 
@@ -567,7 +533,7 @@ static void cc_destroy(struct compact_control *cc)
 {
 	free(cc->migratepages);
 	for (unsigned int o = 0; o < NR_ORDERS; o++)
-		free(cc->freepages[o].ring);
+		pfn_ring_destroy(&cc->freepages[o]);
 }
 
 static void cc_start_positions(struct compact_control *cc)

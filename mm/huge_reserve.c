@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/thread.h"
 #include "mm/buddy.h"
 #include "mm/huge_reserve.h"
 
@@ -188,11 +189,7 @@ void huge_reserve_stop(struct huge_reserve *r)
 	if (!r->pool)
 		return;		/* never initialised */
 	if (r->running) {
-		pthread_mutex_lock(&r->lock);
-		r->stop = true;
-		pthread_cond_signal(&r->wake);
-		pthread_mutex_unlock(&r->lock);
-		pthread_join(r->thread, NULL);
+		thread_stop(r->thread, &r->lock, &r->wake, &r->stop);
 		pthread_mutex_lock(&r->lock);
 		r->running = false;
 		pthread_mutex_unlock(&r->lock);

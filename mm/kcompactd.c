@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "lib/thread.h"
 #include "mm/clock.h"
 #include "mm/fragindex.h"
 #include "mm/kcompactd.h"
@@ -141,12 +142,8 @@ void kcompactd_stop(struct kcompactd *kd)
 {
 	if (!kd->running)
 		return;
-	pthread_mutex_lock(&kd->lock);
-	kd->stop = true;
-	kd->c->aborting = true;
-	pthread_cond_signal(&kd->wait);
-	pthread_mutex_unlock(&kd->lock);
-	pthread_join(kd->thread, NULL);
+	kd->c->aborting = true;	/* a run in progress ends at its next batch */
+	thread_stop(kd->thread, &kd->lock, &kd->wait, &kd->stop);
 	kd->running = false;
 }
 

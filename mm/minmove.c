@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cmp.h"
 #include "mm/minmove.h"
+#include "mm/pfn_ring.h"
 
 struct block_cost {
 	uint32_t pb;
@@ -42,18 +44,14 @@ static int cmp_cheapest(const void *a, const void *b)
 {
 	const struct block_cost *x = a, *y = b;
 
-	if (x->used != y->used)
-		return x->used < y->used ? -1 : 1;
-	return x->pb < y->pb ? -1 : x->pb > y->pb;
+	return cmp_u64_then(x->used, y->used, x->pb, y->pb);
 }
 
 static int cmp_fullest(const void *a, const void *b)
 {
 	const struct block_cost *x = a, *y = b;
 
-	if (x->used != y->used)
-		return x->used > y->used ? -1 : 1;
-	return x->pb < y->pb ? -1 : x->pb > y->pb;
+	return cmp_u64_then(y->used, x->used, x->pb, y->pb);
 }
 
 /* Splits the pool's pageblocks into free ones (counted), evacuable ones
@@ -124,30 +122,15 @@ struct holes {
 	const struct block_cost *blocks;
 	uint32_t nblocks, next_block;
 	uint32_t pos, end;		/* scan position in the current block */
-	uint32_t *queue;		/* isolated frames not yet used */
-	uint32_t qhead, qlen, qsize;
+	struct pfn_ring queue;		/* isolated frames not yet used */
 	struct compact_stats *stats;
 };
-
-static void holes_push(struct holes *h, uint32_t pfn, bool front)
-{
-	if (h->qlen == h->qsize)
-		abort();	/* bounded by half a pageblock + a batch: cannot happen */
-	if (front) {
-		h->qhead = (h->qhead + h->qsize - 1) % h->qsize;
-		h->queue[h->qhead] = pfn;
-	} else {
-		h->queue[(h->qhead + h->qlen) % h->qsize] = pfn;
-	}
-	h->qlen++;
-}
 
 static uint32_t holes_take(void *arg)
 {
 	struct holes *h = arg;
-	uint32_t pfn;
 
-	while (!h->qlen) {
+	while (!h->queue.len) {
 		const struct frame *f;
 
 		if (h->pos >= h->end) {
@@ -171,7 +154,7 @@ static uint32_t holes_take(void *arg)
 			buddy_isolate_free(h->z, h->pos);
 			buddy_split(h->z, h->pos);
 			for (uint32_t i = 0; i < n; i++)
-				holes_push(h, h->pos + i, false);
+				pfn_ring_push(&h->queue, h->pos + i, false);
 			h->stats->isolated += n;
 			h->z->events[COMPACTISOLATED] += n;
 			h->stats->free_scanned += n - 1;
@@ -180,15 +163,14 @@ static uint32_t holes_take(void *arg)
 			h->pos++;
 		}
 	}
-	pfn = h->queue[h->qhead];
-	h->qhead = (h->qhead + 1) % h->qsize;
-	h->qlen--;
-	return pfn;
+	return pfn_ring_pop(&h->queue);
 }
 
 static void holes_give_back(void *arg, uint32_t pfn)
 {
-	holes_push(arg, pfn, true);
+	struct holes *h = arg;
+
+	pfn_ring_push(&h->queue, pfn, true);
 }
 
 /* Moves every movable frame of one isolated pageblock, batch by batch. */
@@ -242,9 +224,8 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
 	memset(&h, 0, sizeof(h));
-	h.qsize = pbn + c->batch;
-	h.queue = malloc(h.qsize * sizeof(*h.queue));
-	if (!cand || !holes_blocks || !batch || !old_type || !h.queue) {
+	/* half a pageblock of holes at most, and a batch given back */
+	if (pfn_ring_init(&h.queue, pbn + c->batch) || !cand || !holes_blocks || !batch || !old_type) {
 		ret = COMPACT_SKIPPED;
 		goto out_free;
 	}
@@ -273,11 +254,8 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 			holes_blocks[h.nblocks++] = holes_blocks[i];
 	for (uint32_t i = 0; i < nsel && !c->aborting; i++)
 		evacuate_block(c, cand[i].pb, batch, &dst, stats, &run);
-	while (h.qlen) {
-		buddy_free(z, h.queue[h.qhead], 0);
-		h.qhead = (h.qhead + 1) % h.qsize;
-		h.qlen--;
-	}
+	while (h.queue.len)
+		buddy_free(z, pfn_ring_pop(&h.queue), 0);
 	for (uint32_t i = 0; i < nsel; i++)
 		buddy_unisolate_pageblock(z, cand[i].pb << z->pageblock_order,
 					  (enum migratetype)old_type[cand[i].pb]);
@@ -295,7 +273,7 @@ out_free:
 	free(holes_blocks);
 	free(batch);
 	free(old_type);
-	free(h.queue);
+	pfn_ring_destroy(&h.queue);
 	return stats->result = ret;
 }
 

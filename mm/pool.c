@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/cmp.h"
 #include "mm/pool.h"
 
 #ifndef MADV_COLLAPSE
@@ -194,9 +195,7 @@ int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
 
 static int cmp_pfn(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
+	return cmp_u64(*(const uint32_t *)a, *(const uint32_t *)b);
 }
 
 void sort_pfns(uint32_t *pfns, size_t n)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/cli.h"
 #include "mm/minmove.h"
 #include "mm/scenario.h"
 
@@ -189,13 +190,12 @@ int main(int argc, char **argv)
 			break;
 		case 'c': csv = 1; break;
 		case 'w': write_trace = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': return cli_usage_exit(usage, true);
+		default: return cli_usage_exit(usage, false);
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
-		return 2;
+		return cli_usage_exit(usage, false);
 	}
 	if (write_trace && !trace && !strcmp(scenario, "all"))
 		die("--write-trace", "name one --scenario to write");

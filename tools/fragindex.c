@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cli.h"
 #include "mm/fragindex.h"
 #include "tools/buddyinfo.h"
 
@@ -36,11 +37,9 @@ int main(int argc, char **argv)
 			unusable = 1;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			return cli_usage_exit(usage, true);
 		default:
-			usage(stderr);
-			return 2;
+			return cli_usage_exit(usage, false);
 		}
 	}
 	if (optind + 1 < argc) {

@@ -11,6 +11,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "lib/cmp.h"
+#include "lib/cli.h"
 #include "guest/include/vmdefrag_abi.h"
 #include "mm/kcompactd.h"
 #include "mm/vmstat.h"
@@ -176,7 +178,7 @@ static int by_max_hold(const void *a, const void *b)
 {
 	const struct zone_lock_site *x = a, *y = b;
 
-	return x->max_ns < y->max_ns ? 1 : x->max_ns > y->max_ns ? -1 : 0;
+	return cmp_u64(y->max_ns, x->max_ns);
 }
 
 /* Who held the zone lock, longest hold first: what everyone else waited. */
@@ -353,11 +355,9 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 			*paused = true;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			return cli_usage_exit(usage, true);
 		default:
-			usage(stderr);
-			return 2;
+			return cli_usage_exit(usage, false);
 		}
 	}
 	if (optind + 1 != argc) {

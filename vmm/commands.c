@@ -459,25 +459,28 @@ static enum qmp_outcome cmd_query_compaction(struct control *ctl, struct qmp_cal
 
 /* ---- the VM ---- */
 
-static enum qmp_outcome cmd_stop(struct control *ctl, struct qmp_call *call)
+/* stop, cont and quit: the VM's side does it; nothing to return */
+static enum qmp_outcome vm_op(struct control *ctl, struct qmp_call *call,
+			      void (*op)(struct control *ctl))
 {
 	(void)call;
-	ctl->ops->stop(ctl);
+	op(ctl);
 	return QMP_DONE;
+}
+
+static enum qmp_outcome cmd_stop(struct control *ctl, struct qmp_call *call)
+{
+	return vm_op(ctl, call, ctl->ops->stop);
 }
 
 static enum qmp_outcome cmd_cont(struct control *ctl, struct qmp_call *call)
 {
-	(void)call;
-	ctl->ops->cont(ctl);
-	return QMP_DONE;
+	return vm_op(ctl, call, ctl->ops->cont);
 }
 
 static enum qmp_outcome cmd_quit(struct control *ctl, struct qmp_call *call)
 {
-	(void)call;
-	ctl->ops->quit(ctl);
-	return QMP_DONE;
+	return vm_op(ctl, call, ctl->ops->quit);
 }
 
 /* ---- introspection ---- */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cmp.h"
 #include "vmm/guest_mem.h"
 
 /* How long a populate short of frames waits for compaction runs to give
@@ -112,9 +113,7 @@ static int cmp_start(const void *a, const void *b)
 {
 	const struct sorted_range *x = a, *y = b;
 
-	if (x->gfn != y->gfn)
-		return x->gfn < y->gfn ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
+	return cmp_u64_then(x->gfn, y->gfn, x->index, y->index);
 }
 
 /* Ranges must not overlap: a frame named twice would pass each check once
@@ -255,86 +254,33 @@ static void undo_unmap(struct guest_mem *gm, const struct guest_range *ranges, s
 	}
 }
 
-/* Discards the populated frames of the ranges (those the mask chooses). */
-static int discard(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
-		   const uint8_t *mask, size_t *bad)
+/* What a walk does with one guest frame (pos: its place in the ranges),
+ * zone lock held: claims it into the step, or leaves it; 0, or an error
+ * that ends the walk. */
+typedef int (*claim_fn)(struct guest_mem *gm, struct step *s, uint32_t gfn, size_t pos,
+			void *arg);
+
+/* Walks the frames of the ranges a step at a time: claim() says what each
+ * step claims, and a step full or held long enough is mapped with the
+ * zone lock given up. Ends at the first error (*bad: its range), or, if
+ * interruptible, with -EINTR after a step when the run is ending. What
+ * was mapped stays mapped: the caller undoes or finishes it. Zone lock
+ * held. */
+static int walk_steps(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
+		      claim_fn claim, void *arg, bool release_claim, bool interruptible,
+		      size_t *bad)
 {
-	struct zone *z = &gm->pool->zone;
 	struct step *s = calloc(1, sizeof(*s));
 	unsigned int ticks = 0;
 	int err = 0;
 
 	if (!s)
 		return -ENOMEM;
-	zone_lock(z);
-	/* first the guest stops seeing them: a punched frame still mapped
-	 * would come back as zeros at its next touch */
 	for_each_frame(ranges, nr, i, g, pos) {
-		uint32_t pfn = p2m_lookup(gm->p2m, g);
-
-		if (pfn != PFN_NONE && chosen(mask, pos)) {
-			frame_set_flag(z, pfn, FRAME_MOVING);
-			step_add(s, g, PFN_NONE);
-		}
-		if (step_due(z, s, &ticks)) {
-			err = step_map(gm, s, false);
-			if (!err && stopping(gm) && !mask)
-				break;	/* what is unmapped so far goes */
-		}
-		if (err) {
-			*bad = i;
-			break;
-		}
-	}
-	if (!err)
-		err = step_map(gm, s, false);
-	if (err)
-		undo_unmap(gm, ranges, nr);
-	else
-		free_chosen(gm, ranges, nr, mask);
-	if (!err && stopping(gm) && !mask)
-		err = -EINTR;
-	zone_unlock(z);
-	free(s);
-	return err;
-}
-
-/* ---- populate ---- */
-
-/* Backs every hole of the ranges with a new frame, marking in fresh[]
- * those it backed; on an error the caller takes them back. */
-static int populate(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
-		    uint8_t *fresh, size_t *bad)
-{
-	struct zone *z = &gm->pool->zone;
-	struct step *s = calloc(1, sizeof(*s));
-	unsigned int ticks = 0;
-	int err = 0;
-
-	if (!s)
-		return -ENOMEM;
-	zone_lock(z);
-	for_each_frame(ranges, nr, i, g, pos) {
-		uint32_t pfn = p2m_lookup(gm->p2m, g);
-
-		if (pfn == PFN_NONE) {
-			err = buddy_alloc(z, 0, MIGRATE_MOVABLE, &pfn);
-			if (!err) {
-				err = p2m_map(gm->p2m, g, pfn);
-				if (err)
-					bug("map of guest frame", g, err);
-				/* claimed until it is mapped: a frame moved
-				 * before would be mapped from where it was */
-				frame_set_flag(z, pfn, FRAME_MOVING);
-				fresh[pos / 8] |= (uint8_t)(1U << (pos % 8));
-				step_add(s, g, pfn);
-			}
-		}
-		/* mapped before the lock goes: a frame moved meanwhile would be
-		 * mapped from where it was */
-		if (!err && step_due(z, s, &ticks)) {
-			err = step_map(gm, s, true);
-			if (!err && stopping(gm))
+		err = claim(gm, s, g, pos, arg);
+		if (!err && step_due(&gm->pool->zone, s, &ticks)) {
+			err = step_map(gm, s, release_claim);
+			if (!err && interruptible && stopping(gm))
 				err = -EINTR;
 		}
 		if (err) {
@@ -343,9 +289,80 @@ static int populate(struct guest_mem *gm, const struct guest_range *ranges, size
 		}
 	}
 	if (!err)
-		err = step_map(gm, s, true);
-	zone_unlock(z);
+		err = step_map(gm, s, release_claim);
 	free(s);
+	return err;
+}
+
+/* discard: the populated frames the mask chooses (all without one) */
+static int claim_to_discard(struct guest_mem *gm, struct step *s, uint32_t gfn, size_t pos,
+			    void *mask)
+{
+	uint32_t pfn = p2m_lookup(gm->p2m, gfn);
+
+	if (pfn != PFN_NONE && chosen(mask, pos)) {
+		frame_set_flag(&gm->pool->zone, pfn, FRAME_MOVING);
+		step_add(s, gfn, PFN_NONE);
+	}
+	return 0;
+}
+
+/* Discards the populated frames of the ranges (those the mask chooses).
+ * Without a mask it is a request, which a run's end may cut short (what
+ * is unmapped so far goes, -EINTR); with one it is the undo of a populate,
+ * which must finish. */
+static int discard(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
+		   const uint8_t *mask, size_t *bad)
+{
+	int err;
+
+	zone_lock(&gm->pool->zone);
+	/* first the guest stops seeing them: a punched frame still mapped
+	 * would come back as zeros at its next touch */
+	err = walk_steps(gm, ranges, nr, claim_to_discard, (void *)mask, false, !mask, bad);
+	if (err && err != -EINTR)
+		undo_unmap(gm, ranges, nr);
+	else
+		free_chosen(gm, ranges, nr, mask);
+	zone_unlock(&gm->pool->zone);
+	return err;
+}
+
+/* ---- populate ---- */
+
+/* populate: a new frame for each hole, marked in fresh[] */
+static int claim_to_populate(struct guest_mem *gm, struct step *s, uint32_t gfn, size_t pos,
+			     void *fresh)
+{
+	uint32_t pfn = p2m_lookup(gm->p2m, gfn);
+	int err;
+
+	if (pfn != PFN_NONE)
+		return 0;
+	err = buddy_alloc(&gm->pool->zone, 0, MIGRATE_MOVABLE, &pfn);
+	if (err)
+		return err;
+	err = p2m_map(gm->p2m, gfn, pfn);
+	if (err)
+		bug("map of guest frame", gfn, err);
+	/* claimed until it is mapped, which happens before the zone lock
+	 * goes: a frame moved before would be mapped from where it was */
+	frame_set_flag(&gm->pool->zone, pfn, FRAME_MOVING);
+	((uint8_t *)fresh)[pos / 8] |= (uint8_t)(1U << (pos % 8));
+	step_add(s, gfn, pfn);
+	return 0;
+}
+
+/* Backs every hole of the ranges with a new frame, marking in fresh[]
+ * those it backed; on an error the caller takes them back. */
+static int populate(struct guest_mem *gm, const struct guest_range *ranges, size_t nr,
+		    uint8_t *fresh, size_t *bad)
+{
+	int err;
+
+	zone_lock(&gm->pool->zone);
+	err = walk_steps(gm, ranges, nr, claim_to_populate, fresh, true, true, bad);
+	zone_unlock(&gm->pool->zone);
 	return err;
 }
 

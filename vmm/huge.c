@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/thread.h"
 #include "guest/include/vmdefrag_abi.h"
 #include "vmm/huge.h"
 #include "vmm/vm.h"
@@ -83,13 +84,8 @@ void huge_destroy(struct vm *vm)
 
 	if (!c)
 		return;
-	if (c->running) {
-		pthread_mutex_lock(&c->lock);
-		c->stop = true;
-		pthread_cond_broadcast(&c->cond);
-		pthread_mutex_unlock(&c->lock);
-		pthread_join(c->thread, NULL);
-	}
+	if (c->running)
+		thread_stop(c->thread, &c->lock, &c->cond, &c->stop);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

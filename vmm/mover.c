@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/cmp.h"
 #include "vmm/mover.h"
 #include "vmm/vm.h"
 
@@ -21,7 +22,7 @@ static int cmp_gfn(const void *a, const void *b)
 {
 	const struct migration *x = a, *y = b;
 
-	return x->gfn < y->gfn ? -1 : x->gfn > y->gfn;
+	return cmp_u64(x->gfn, y->gfn);
 }
 
 /* Reorders the batch by guest frame and gives it the destinations in

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/thread.h"
 #include "mm/clock.h"
 #include "vmm/qmp.h"
 #include "vmm/server.h"
@@ -650,11 +651,7 @@ void server_stop(struct server *s)
 		zone_unlock(s->ctl.compactor->zone);
 	}
 	if (s->worker_running) {
-		pthread_mutex_lock(&s->lock);
-		s->worker_stop = true;
-		pthread_cond_signal(&s->work);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->worker, NULL);
+		thread_stop(s->worker, &s->lock, &s->work, &s->worker_stop);
 		s->worker_running = false;
 	}
 	for (struct client *c = s->clients; c; c = c->next)
