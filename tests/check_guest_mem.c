@@ -20,6 +20,7 @@
 #include "vmm/pvmem.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/vm_setup.h"
 
 #define MEM		(64ULL << 20)
 #define PLUG		(8ULL << 20)

@@ -26,6 +26,7 @@
 #include "vmm/pvmem.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/vm_setup.h"
 
 #define MEM		(8ULL << 20)
 #define PLUG		(4ULL << 20)

@@ -20,6 +20,7 @@
 #include "vmm/server.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/vm_setup.h"
 
 #define MIN_MEM		(16ULL << 20)
 #define MAX_MEM		(63ULL << 30)	/* one memslot per 2 MiB: KVM offers 32764 */

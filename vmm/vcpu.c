@@ -14,7 +14,6 @@
 #include "vmm/vm.h"
 #include "vmm/x86.h"
 
-#define KICK_SIGNAL	SIGUSR1
 
 static void kick_handler(int sig)
 {
@@ -59,6 +58,38 @@ void vcpu_destroy(struct vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
+/* The general registers, and for each that holds a guest address what
+ * backs its page now: what tells a guest that touched a page it discarded
+ * from a VMM that lost a mapping. */
+static void print_regs(struct vm *vm, const struct kvm_regs *r)
+{
+	const struct { const char *name; unsigned long long v; } regs[] = {
+		{ "rax", r->rax }, { "rbx", r->rbx }, { "rcx", r->rcx }, { "rdx", r->rdx },
+		{ "rsi", r->rsi }, { "rdi", r->rdi }, { "rbp", r->rbp }, { "r8", r->r8 },
+		{ "r9", r->r9 }, { "r10", r->r10 }, { "r11", r->r11 }, { "r12", r->r12 },
+		{ "r13", r->r13 }, { "r14", r->r14 }, { "r15", r->r15 },
+	};
+
+	for (unsigned int i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		uint64_t gfn = regs[i].v >> FRAME_SHIFT;
+		uint32_t pfn;
+
+		if (regs[i].v < 0x200000 || regs[i].v >= vm->guest_bytes) {
+			fprintf(stderr, "vmdefrag:   %-3s 0x%llx\n", regs[i].name, regs[i].v);
+			continue;
+		}
+		zone_lock(&vm->pool.zone);
+		pfn = p2m_lookup(&vm->p2m, (uint32_t)gfn);
+		zone_unlock(&vm->pool.zone);
+		if (pfn == PFN_NONE)
+			fprintf(stderr, "vmdefrag:   %-3s 0x%llx: guest frame %lu is a hole (not populated)\n",
+				regs[i].name, regs[i].v, (unsigned long)gfn);
+		else
+			fprintf(stderr, "vmdefrag:   %-3s 0x%llx: guest frame %lu is pool frame %u\n",
+				regs[i].name, regs[i].v, (unsigned long)gfn, pfn);
+	}
+}
+
 void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...)
 {
 	struct kvm_regs regs;
@@ -68,11 +99,13 @@ void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0) {
 		fprintf(stderr, "vmdefrag: guest crashed on vCPU %u: %s (rip 0x%llx, rsp 0x%llx, "
 			"rflags 0x%llx)\n", vcpu->id, why, regs.rip, regs.rsp, regs.rflags);
-	else
+		print_regs(vcpu->vm, &regs);
+	} else {
 		fprintf(stderr, "vmdefrag: guest crashed on vCPU %u: %s\n", vcpu->id, why);
+	}
 	vm_stop(vcpu->vm, VMD_EXIT_CRASH, VM_STOP_GUEST_PANIC);
 }
 
@@ -133,7 +166,7 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 
 	sigemptyset(&set);
-	sigaddset(&set, KICK_SIGNAL);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!vcpu->done && enter_guest(vcpu)) {
 		struct kvm_run *run = vcpu->run;
@@ -194,7 +227,7 @@ int vcpu_start(struct vcpu *vcpu)
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = kick_handler;	/* no SA_RESTART: KVM_RUN must return */
-		sigaction(KICK_SIGNAL, &sa, NULL);
+		sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 		installed = true;
 	}
 	err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
@@ -208,12 +241,6 @@ int vcpu_start(struct vcpu *vcpu)
 	return 0;
 }
 
-void vcpu_kick(struct vcpu *vcpu)
-{
-	/* immediate_exit covers a kick that lands just before KVM_RUN */
-	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(vcpu->thread, KICK_SIGNAL);
-}
 
 void vcpu_join(struct vcpu *vcpu)
 {

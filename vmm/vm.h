@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,8 +19,20 @@
 #include "mm/pool.h"
 #include "vmm/guest_mem.h"
 
-struct vcpu;
 struct huge_copier;
+
+#define VCPU_KICK_SIGNAL	SIGUSR1	/* takes a vCPU out of KVM_RUN */
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	bool done;			/* the guest said VMD_OP_VCPU_DONE */
+	bool in_guest;			/* inside KVM_RUN (vm->lock) */
+};
 
 struct vm_config {
 	const char *guest_path;
@@ -86,14 +99,7 @@ struct vm {
 	uint64_t t_booted_unix_ns;	/* the same on the wall clock, for tools */
 };
 
-/* vm.c */
-int vm_create(struct vm *vm, const struct vm_config *cfg);
-/* The part of vm_create() that needs no KVM: the pool, guest memory
- * booted (populated in order), compaction and the huge machinery. The
- * memslots are KVM's; without them, guest memory is what the VMM maps.
- * For tests and fuzzing; vm_destroy() undoes either. */
-int vm_create_memory(struct vm *vm, const struct vm_config *cfg);
-void vm_destroy(struct vm *vm);
+/* vm.c: the run state */
 /* Ends the run with code and why (the first call wins) and kicks every
  * vCPU. */
 void vm_stop(struct vm *vm, int code, enum vm_stop_reason why);
@@ -116,5 +122,8 @@ int vm_check(struct vm *vm, char *msg, size_t len);
  * (FRAME_MOVING) or made huge. Nests. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+/* Takes a started vCPU out of KVM_RUN (it re-checks the run state). */
+void vcpu_kick(struct vcpu *vcpu);
 
 #endif
