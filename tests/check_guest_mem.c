@@ -290,6 +290,37 @@ START_TEST(test_populate_undone_when_frames_run_out)
 }
 END_TEST
 
+/* The frames run out in the first of two ranges: the populate fails
+ * there, blaming that range, whatever the later ranges hold (populated
+ * already here: a walk that only left the range it failed in took them
+ * as success, and answered OK with holes left in the first). */
+START_TEST(test_populate_fails_in_first_of_two_ranges)
+{
+	struct zone *z = &vm->pool.zone;
+	struct guest_range r[2] = { { 4096, 4096 }, { 1024, 8 } };
+	uint64_t mapped, free_frames;
+	size_t bad = 99;
+
+	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), 0);
+	zone_lock(z);
+	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK)
+		buddy_set_pageblock_migratetype(z, pfn, MIGRATE_ISOLATE);
+	free_frames = zone_free_frames(z);
+	zone_unlock(z);
+	mapped = vm->p2m.nr_mapped;
+	ck_assert_int_eq(apply(GUEST_POPULATE, r, 2, &bad), -ENOMEM);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_eq(vm->p2m.nr_mapped, mapped);
+	ck_assert_uint_eq(zone_free_frames(z), free_frames);
+	for (uint32_t g = 4096; g < 8192; g++)
+		ck_assert_uint_eq(pfn_of(g), PFN_NONE);
+	zone_lock(z);
+	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK)
+		buddy_unisolate_pageblock(z, pfn, MIGRATE_MOVABLE);
+	zone_unlock(z);
+}
+END_TEST
+
 /* A vCPU in a long request does not hold the exit up: when the run ends,
  * a populate or discard stops at its next step, what it did so far done
  * and consistent. */
@@ -593,6 +624,7 @@ int main(void)
 	tcase_add_test(tc, test_overlapping_ranges_refused);
 	tcase_add_test(tc, test_batch_refused_changes_nothing);
 	tcase_add_test(tc, test_populate_undone_when_frames_run_out);
+	tcase_add_test(tc, test_populate_fails_in_first_of_two_ranges);
 	tcase_add_test(tc, test_stop_ends_long_requests);
 	tcase_add_test(tc, test_unplugged_slots_refused);
 	tcase_add_test(tc, test_failed_switch_gives_block_back_clean);

@@ -15,7 +15,8 @@
 #define POPULATE_WAIT_MS	10000
 
 /* Every frame of the ranges, in order; pos numbers them across ranges,
- * for the masks that say which frames a step takes. */
+ * for the masks that say which frames a step takes. Two loops: leave them
+ * with goto (or return), not break. */
 #define for_each_frame(ranges, nr, i, g, pos)						\
 	for (size_t i = 0, pos = 0; i < (nr); i++)					\
 		for (uint32_t g = (ranges)[i].gfn; g < (ranges)[i].gfn + (ranges)[i].n; g++, pos++)
@@ -284,12 +285,13 @@ static int walk_steps(struct guest_mem *gm, const struct guest_range *ranges, si
 				err = -EINTR;
 		}
 		if (err) {
+			/* out of both loops: a break would only end this range */
 			*bad = i;
-			break;
+			goto out;
 		}
 	}
-	if (!err)
-		err = step_map(gm, s, release_claim);
+	err = step_map(gm, s, release_claim);
+out:
 	free(s);
 	return err;
 }
