@@ -127,14 +127,20 @@ struct guest_range {
  *   -EPERM      unpin of a frame that is not pinned
  *   -EBUSY      discard of a pinned frame
  *   -EOVERFLOW  a frame pinned too many times
- *   -ENOMEM     populate: too few free frames (or mappings), also after
- *               the allocator's slow path freed what it holds back
+ *   -ENOMEM     populate: too few free frames (or mappings)
  *   -EINTR      the run is ending (guest_mem_stop()): done in part
  * Work under the zone lock grows with the frames and ranges named, a step
  * at a time. Populate takes frames from wherever the allocator has them;
  * discard gives them back to the host (holes in the pool file). */
 int guest_mem_apply(struct guest_mem *gm, enum guest_mem_op op, const struct guest_range *ranges,
 		    size_t nr, size_t *bad);
+
+/* A guest's request: guest_mem_apply() under the guest memory lock (not
+ * held by the caller), and a populate short of frames once more after the
+ * allocator gave back what it holds back (alloc_reclaim(), waited out
+ * without the lock). The same errors. */
+int guest_mem_request(struct guest_mem *gm, enum guest_mem_op op, const struct guest_range *ranges,
+		      size_t nr, size_t *bad);
 
 /* ---- the mover ---- */
 

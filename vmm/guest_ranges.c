@@ -448,15 +448,7 @@ int guest_mem_apply(struct guest_mem *gm, enum guest_mem_op op, const struct gue
 		return err;
 	switch (op) {
 	case GUEST_POPULATE:
-		err = populate_all_or_nothing(gm, ranges, nr, need, bad);
-		if (err == -ENOMEM && gm->alloc && !stopping(gm)) {
-			/* short: the allocator gives back what it holds back
-			 * (as the kernel's allocator waits out compaction and
-			 * reclaim), then once more */
-			alloc_reclaim(gm->alloc, POPULATE_WAIT_MS);
-			err = populate_all_or_nothing(gm, ranges, nr, need, bad);
-		}
-		return err;
+		return populate_all_or_nothing(gm, ranges, nr, need, bad);
 	case GUEST_DISCARD:
 		return discard(gm, ranges, nr, NULL, bad);
 	case GUEST_PIN:
@@ -465,4 +457,25 @@ int guest_mem_apply(struct guest_mem *gm, enum guest_mem_op op, const struct gue
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int guest_mem_request(struct guest_mem *gm, enum guest_mem_op op, const struct guest_range *ranges,
+		      size_t nr, size_t *bad)
+{
+	int err;
+
+	guest_mem_lock(gm);
+	err = guest_mem_apply(gm, op, ranges, nr, bad);
+	guest_mem_unlock(gm);
+	if (err != -ENOMEM || op != GUEST_POPULATE || !gm->alloc || stopping(gm))
+		return err;
+	/* short of frames: the allocator gives back what it holds back, as
+	 * the kernel's allocator waits out compaction and reclaim; without
+	 * the lock, so other requests go on meanwhile, and everything is
+	 * checked again after */
+	alloc_reclaim(gm->alloc, POPULATE_WAIT_MS);
+	guest_mem_lock(gm);
+	err = guest_mem_apply(gm, op, ranges, nr, bad);
+	guest_mem_unlock(gm);
+	return err;
 }

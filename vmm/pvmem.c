@@ -131,9 +131,7 @@ static int mem_ranges(struct vm *vm, uint32_t op, const struct vmd_range *ranges
 		*bad = i;
 	}
 	if (!status) {
-		guest_mem_lock(&vm->gm);
-		err = guest_mem_apply(&vm->gm, mem_op(op), gr, count, &at);
-		guest_mem_unlock(&vm->gm);
+		err = guest_mem_request(&vm->gm, mem_op(op), gr, count, &at);
 		*bad = at;
 		status = mem_status(err);
 	}
