@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "lib/base64.h"
 #include "tools/qmp_client.h"
 
 #define ERR_LEN		512
@@ -369,53 +370,6 @@ static int parse_states(struct frame_map *m, struct json_object *obj, char *err)
 	return 0;
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648: padded, no line breaks. Returns the decoded length. */
-static long b64_decode(const char *in, size_t len, uint8_t *out, char *err)
-{
-	size_t i, n = 0;
-
-	if (len % 4)
-		return fail(err, "bad base64 in \"map\": length %zu is not a multiple of 4", len);
-	for (i = 0; i < len; i += 4) {
-		unsigned int k, pad = 0;
-		uint32_t v = 0;
-
-		for (k = 0; k < 4; k++) {
-			int d = b64_value(in[i + k]);
-
-			if (in[i + k] == '=' && k >= 2 && i + 4 == len) {
-				pad++;
-				d = 0;
-			} else if (d < 0 || pad) {
-				return fail(err, "bad base64 in \"map\": unexpected '%c' at offset %zu",
-					    isprint((unsigned char)in[i + k]) ? in[i + k] : '?', i + k);
-			}
-			v = v << 6 | d;
-		}
-		out[n++] = v >> 16;
-		if (pad < 2)
-			out[n++] = v >> 8;
-		if (pad < 1)
-			out[n++] = v;
-	}
-	return n;
-}
-
 /* Frame 2i is the low nibble of byte i; with an odd count the last high
  * nibble is padding and ignored. */
 static int unpack_nibbles(struct frame_map *m, const uint8_t *bytes, char *err)
@@ -440,19 +394,21 @@ static int decode_map(struct frame_map *m, struct json_object *obj, char *err)
 {
 	struct json_object *map = member(obj, "map", json_type_string, err);
 	size_t len, want = (m->frames + 1) / 2;
+	char why[ERR_LEN / 2];
 	uint8_t *bytes;
 	long got;
-	int ret;
+	int ret = 0;
 
 	if (!map)
 		return -1;
 	len = json_object_get_string_len(map);
-	bytes = malloc(len / 4 * 3 + 1);
+	bytes = malloc(base64_decoded_max(len) + 1);
 	if (!bytes)
 		return fail(err, "out of memory");
-	got = b64_decode(json_object_get_string(map), len, bytes, err);
-	ret = got < 0 ? -1 : 0;
-	if (!ret && (size_t)got != want)
+	got = base64_decode(json_object_get_string(map), len, bytes, why, sizeof(why));
+	if (got < 0)
+		ret = fail(err, "bad base64 in \"map\": %s", why);
+	else if ((size_t)got != want)
 		ret = fail(err, "\"map\" decodes to %ld bytes, but %lu frames need %zu",
 			   got, m->frames, want);
 	if (!ret)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base64.h"
 #include "mm/clock.h"
 #include "mm/fragindex.h"
 #include "mm/minmove.h"
@@ -224,26 +225,6 @@ static unsigned int frame_map_state(const struct zone *z, uint32_t pfn)
 	return f->mt == MIGRATE_MOVABLE && f->use.gfn != PFN_NONE ? MAP_MOVABLE : MAP_UNMOVABLE;
 }
 
-static char *base64(const uint8_t *in, size_t len)
-{
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-			     (i + 2 < len ? in[i + 2] : 0);
-
-		*p++ = abc[v >> 18];
-		*p++ = abc[(v >> 12) & 63];
-		*p++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
-		*p++ = i + 2 < len ? abc[v & 63] : '=';
-	}
-	*p = '\0';
-	return out;
-}
-
 static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call *call)
 {
 	static const char *const states[] = {
@@ -264,7 +245,9 @@ static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call
 	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++)
 		map[pfn / 2] |= (uint8_t)(frame_map_state(z, pfn) << (pfn & 1 ? 4 : 0));
 	zone_unlock(z);
-	text = base64(map, bytes);
+	text = malloc(base64_encoded_len(bytes) + 1);
+	if (text)
+		base64_encode(map, bytes, text);
 	free(map);
 	for (unsigned int i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 		json_object_array_add(names, json_object_new_string(states[i]));
