@@ -1,20 +1,25 @@
 /* fragmap: draws a frame map (query-frame-map, saved or live) as a PNG, one
  * pixel per frame laid out pageblock by pageblock, optionally before and
- * after side by side, so fragmentation and what compaction did are visible. */
+ * after side by side, so fragmentation and what compaction did are visible.
+ * cairo draws it: rectangles for cells and grid, its toy font for text. */
+#include <cairo.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <png.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <fontconfig/fontconfig.h>
 #include <json-c/json.h>
 
+#include "lib/base64.h"
 #include "tools/qmp_client.h"
 
 #define ERR_LEN		512
@@ -22,16 +27,21 @@
 #define MAX_FRAMES	(1UL << 26)	/* 256 GiB of frames */
 #define MAX_ORDER	18		/* cells up to 512 x 512 pixels */
 #define MAX_FILE_BYTES	(128UL << 20)	/* bytes of a map file */
-#define MAX_PIXELS	(1UL << 26)	/* 192 MiB of RGB */
+#define MAX_PIXELS	(1UL << 26)	/* 256 MiB of cairo's 32-bit pixels */
+#define MAX_SIDE	32767		/* cairo's limit for an image surface */
 #define MAX_TITLE	100
 #define ENCODING	"nibbles-base64"
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 #define ROW_CELLS	64		/* cells per grid row, at most */
 #define ROW_PIXELS	2113		/* 64 cells of 32 pixels and grid lines */
-#define SCALE		2		/* the 5x7 font drawn at 10x14 */
-#define GLYPH_W		(6 * SCALE)
-#define GLYPH_H		(7 * SCALE)
+#define FONT		"sans-serif"
+#define FONT_SIZE	14		/* pixels, as is a line of text: */
+#define TEXT_H		14		/* descenders hang into the gap below */
+#define BASELINE	12		/* from the top of the line */
+#define SWATCH		TEXT_H		/* a legend entry's square */
+#define SWATCH_GAP	6		/* from a square to its name */
+#define ENTRY_GAP	24		/* from a name to the next square */
 #define MARGIN		12
 #define PANEL_GAP	16
 #define LINE_GAP	8
@@ -62,59 +72,6 @@ static const struct rgb other_colours[] = {
 	{ 0xe0, 0x7b, 0xb0 }, { 0x33, 0x33, 0x33 }, { 0xc0, 0xc0, 0x40 },
 };
 
-/* Classic 5x7 font, ASCII 32..126: five columns, bit 0 the top row; bit 7
- * is a descender row (g j p q y , ;) drawn into the gap below a line. */
-static const uint8_t font5x7[95][5] = {
-	{ 0x00, 0x00, 0x00, 0x00, 0x00 }, { 0x00, 0x00, 0x5f, 0x00, 0x00 },
-	{ 0x00, 0x07, 0x00, 0x07, 0x00 }, { 0x14, 0x7f, 0x14, 0x7f, 0x14 },
-	{ 0x24, 0x2a, 0x7f, 0x2a, 0x12 }, { 0x23, 0x13, 0x08, 0x64, 0x62 },
-	{ 0x36, 0x49, 0x55, 0x22, 0x50 }, { 0x00, 0x05, 0x03, 0x00, 0x00 },
-	{ 0x00, 0x1c, 0x22, 0x41, 0x00 }, { 0x00, 0x41, 0x22, 0x1c, 0x00 },
-	{ 0x08, 0x2a, 0x1c, 0x2a, 0x08 }, { 0x08, 0x08, 0x3e, 0x08, 0x08 },
-	{ 0x00, 0x80, 0x60, 0x00, 0x00 }, { 0x08, 0x08, 0x08, 0x08, 0x08 },
-	{ 0x00, 0x60, 0x60, 0x00, 0x00 }, { 0x20, 0x10, 0x08, 0x04, 0x02 },
-	{ 0x3e, 0x51, 0x49, 0x45, 0x3e }, { 0x00, 0x42, 0x7f, 0x40, 0x00 },
-	{ 0x42, 0x61, 0x51, 0x49, 0x46 }, { 0x21, 0x41, 0x45, 0x4b, 0x31 },
-	{ 0x18, 0x14, 0x12, 0x7f, 0x10 }, { 0x27, 0x45, 0x45, 0x45, 0x39 },
-	{ 0x3c, 0x4a, 0x49, 0x49, 0x30 }, { 0x01, 0x71, 0x09, 0x05, 0x03 },
-	{ 0x36, 0x49, 0x49, 0x49, 0x36 }, { 0x06, 0x49, 0x49, 0x29, 0x1e },
-	{ 0x00, 0x36, 0x36, 0x00, 0x00 }, { 0x00, 0x80, 0x66, 0x00, 0x00 },
-	{ 0x08, 0x14, 0x22, 0x41, 0x00 }, { 0x14, 0x14, 0x14, 0x14, 0x14 },
-	{ 0x00, 0x41, 0x22, 0x14, 0x08 }, { 0x02, 0x01, 0x51, 0x09, 0x06 },
-	{ 0x32, 0x49, 0x79, 0x41, 0x3e }, { 0x7e, 0x11, 0x11, 0x11, 0x7e },
-	{ 0x7f, 0x49, 0x49, 0x49, 0x36 }, { 0x3e, 0x41, 0x41, 0x41, 0x22 },
-	{ 0x7f, 0x41, 0x41, 0x22, 0x1c }, { 0x7f, 0x49, 0x49, 0x49, 0x41 },
-	{ 0x7f, 0x09, 0x09, 0x09, 0x01 }, { 0x3e, 0x41, 0x49, 0x49, 0x7a },
-	{ 0x7f, 0x08, 0x08, 0x08, 0x7f }, { 0x00, 0x41, 0x7f, 0x41, 0x00 },
-	{ 0x20, 0x40, 0x41, 0x3f, 0x01 }, { 0x7f, 0x08, 0x14, 0x22, 0x41 },
-	{ 0x7f, 0x40, 0x40, 0x40, 0x40 }, { 0x7f, 0x02, 0x0c, 0x02, 0x7f },
-	{ 0x7f, 0x04, 0x08, 0x10, 0x7f }, { 0x3e, 0x41, 0x41, 0x41, 0x3e },
-	{ 0x7f, 0x09, 0x09, 0x09, 0x06 }, { 0x3e, 0x41, 0x51, 0x21, 0x5e },
-	{ 0x7f, 0x09, 0x19, 0x29, 0x46 }, { 0x46, 0x49, 0x49, 0x49, 0x31 },
-	{ 0x01, 0x01, 0x7f, 0x01, 0x01 }, { 0x3f, 0x40, 0x40, 0x40, 0x3f },
-	{ 0x1f, 0x20, 0x40, 0x20, 0x1f }, { 0x3f, 0x40, 0x38, 0x40, 0x3f },
-	{ 0x63, 0x14, 0x08, 0x14, 0x63 }, { 0x07, 0x08, 0x70, 0x08, 0x07 },
-	{ 0x61, 0x51, 0x49, 0x45, 0x43 }, { 0x00, 0x7f, 0x41, 0x41, 0x00 },
-	{ 0x02, 0x04, 0x08, 0x10, 0x20 }, { 0x00, 0x41, 0x41, 0x7f, 0x00 },
-	{ 0x04, 0x02, 0x01, 0x02, 0x04 }, { 0x40, 0x40, 0x40, 0x40, 0x40 },
-	{ 0x00, 0x01, 0x02, 0x04, 0x00 }, { 0x20, 0x54, 0x54, 0x54, 0x78 },
-	{ 0x7f, 0x48, 0x44, 0x44, 0x38 }, { 0x38, 0x44, 0x44, 0x44, 0x20 },
-	{ 0x38, 0x44, 0x44, 0x48, 0x7f }, { 0x38, 0x54, 0x54, 0x54, 0x18 },
-	{ 0x08, 0x7e, 0x09, 0x01, 0x02 }, { 0x58, 0xa4, 0xa4, 0xa4, 0x7c },
-	{ 0x7f, 0x08, 0x04, 0x04, 0x78 }, { 0x00, 0x44, 0x7d, 0x40, 0x00 },
-	{ 0x80, 0x80, 0x84, 0x7d, 0x00 }, { 0x7f, 0x10, 0x28, 0x44, 0x00 },
-	{ 0x00, 0x41, 0x7f, 0x40, 0x00 }, { 0x7c, 0x04, 0x18, 0x04, 0x78 },
-	{ 0x7c, 0x08, 0x04, 0x04, 0x78 }, { 0x38, 0x44, 0x44, 0x44, 0x38 },
-	{ 0xfc, 0x24, 0x24, 0x24, 0x18 }, { 0x18, 0x24, 0x24, 0x24, 0xfc },
-	{ 0x7c, 0x08, 0x04, 0x04, 0x08 }, { 0x48, 0x54, 0x54, 0x54, 0x20 },
-	{ 0x04, 0x3f, 0x44, 0x40, 0x20 }, { 0x3c, 0x40, 0x40, 0x20, 0x7c },
-	{ 0x1c, 0x20, 0x40, 0x20, 0x1c }, { 0x3c, 0x40, 0x30, 0x40, 0x3c },
-	{ 0x44, 0x28, 0x10, 0x28, 0x44 }, { 0x1c, 0xa0, 0xa0, 0xa0, 0x7c },
-	{ 0x44, 0x64, 0x54, 0x4c, 0x44 }, { 0x00, 0x08, 0x36, 0x41, 0x00 },
-	{ 0x00, 0x00, 0x7f, 0x00, 0x00 }, { 0x00, 0x41, 0x36, 0x08, 0x00 },
-	{ 0x08, 0x04, 0x08, 0x10, 0x08 },
-};
-
 struct frame_map {
 	unsigned long frames;
 	unsigned int order;		/* pageblock order */
@@ -143,11 +100,6 @@ struct legend {
 	unsigned int w;
 };
 
-struct image {
-	unsigned int w, h;
-	uint8_t *px;			/* RGB, row after row */
-};
-
 /* One run: what was asked for, what was loaded, what is drawn. */
 struct fragmap {
 	const char *output;
@@ -157,7 +109,9 @@ struct fragmap {
 	struct panel panels[2];
 	unsigned int nr_panels;
 	struct legend legend;
-	struct image img;
+	unsigned int w, h;		/* of the image */
+	cairo_surface_t *surface;	/* the image, made by layout() */
+	cairo_t *cr;			/* on it, with the font set */
 	char err[ERR_LEN];
 };
 
@@ -369,53 +323,6 @@ static int parse_states(struct frame_map *m, struct json_object *obj, char *err)
 	return 0;
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648: padded, no line breaks. Returns the decoded length. */
-static long b64_decode(const char *in, size_t len, uint8_t *out, char *err)
-{
-	size_t i, n = 0;
-
-	if (len % 4)
-		return fail(err, "bad base64 in \"map\": length %zu is not a multiple of 4", len);
-	for (i = 0; i < len; i += 4) {
-		unsigned int k, pad = 0;
-		uint32_t v = 0;
-
-		for (k = 0; k < 4; k++) {
-			int d = b64_value(in[i + k]);
-
-			if (in[i + k] == '=' && k >= 2 && i + 4 == len) {
-				pad++;
-				d = 0;
-			} else if (d < 0 || pad) {
-				return fail(err, "bad base64 in \"map\": unexpected '%c' at offset %zu",
-					    isprint((unsigned char)in[i + k]) ? in[i + k] : '?', i + k);
-			}
-			v = v << 6 | d;
-		}
-		out[n++] = v >> 16;
-		if (pad < 2)
-			out[n++] = v >> 8;
-		if (pad < 1)
-			out[n++] = v;
-	}
-	return n;
-}
-
 /* Frame 2i is the low nibble of byte i; with an odd count the last high
  * nibble is padding and ignored. */
 static int unpack_nibbles(struct frame_map *m, const uint8_t *bytes, char *err)
@@ -440,19 +347,21 @@ static int decode_map(struct frame_map *m, struct json_object *obj, char *err)
 {
 	struct json_object *map = member(obj, "map", json_type_string, err);
 	size_t len, want = (m->frames + 1) / 2;
+	char why[ERR_LEN / 2];
 	uint8_t *bytes;
 	long got;
-	int ret;
+	int ret = 0;
 
 	if (!map)
 		return -1;
 	len = json_object_get_string_len(map);
-	bytes = malloc(len / 4 * 3 + 1);
+	bytes = malloc(base64_decoded_max(len) + 1);
 	if (!bytes)
 		return fail(err, "out of memory");
-	got = b64_decode(json_object_get_string(map), len, bytes, err);
-	ret = got < 0 ? -1 : 0;
-	if (!ret && (size_t)got != want)
+	got = base64_decode(json_object_get_string(map), len, bytes, why, sizeof(why));
+	if (got < 0)
+		ret = fail(err, "bad base64 in \"map\": %s", why);
+	else if ((size_t)got != want)
 		ret = fail(err, "\"map\" decodes to %ld bytes, but %lu frames need %zu",
 			   got, m->frames, want);
 	if (!ret)
@@ -514,12 +423,61 @@ static int load_panel(struct fragmap *f, struct panel *p)
 	return ret;
 }
 
-/* ---- layout ---- */
+/* ---- text ---- */
 
-static unsigned int text_width(const char *s)
+static void set_colour(cairo_t *cr, struct rgb c)
 {
-	return strlen(s) * GLYPH_W;
+	cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0);
 }
+
+static cairo_t *text_context(cairo_surface_t *surface)
+{
+	cairo_t *cr = cairo_create(surface);
+
+	cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+	cairo_set_font_size(cr, FONT_SIZE);
+	/* cells and grid lines sit on whole pixels and must keep exact colours */
+	cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+	return cr;
+}
+
+/* cairo takes UTF-8 only and stops drawing at the first invalid string, but
+ * captions and state names may hold any bytes: they are drawn as printable
+ * ASCII, other bytes as '?', a chunk at a time. Returns the width. */
+static unsigned int text(cairo_t *cr, const char *s, bool draw)
+{
+	cairo_text_extents_t ext;
+	char chunk[128];
+	double w = 0;
+	size_t n;
+
+	while (*s) {
+		for (n = 0; s[n] && n < sizeof(chunk) - 1; n++)
+			chunk[n] = s[n] >= 32 && s[n] <= 126 ? s[n] : '?';
+		chunk[n] = '\0';
+		s += n;
+		cairo_text_extents(cr, chunk, &ext);
+		w += ext.x_advance;
+		if (draw)
+			cairo_show_text(cr, chunk);
+	}
+	return ceil(w);
+}
+
+static unsigned int text_width(cairo_t *cr, const char *s)
+{
+	return text(cr, s, false);
+}
+
+/* x, y: the top left of a TEXT_H line */
+static void draw_text(cairo_t *cr, unsigned int x, unsigned int y, const char *s)
+{
+	set_colour(cr, text_colour);
+	cairo_move_to(cr, x, y + BASELINE);
+	text(cr, s, true);
+}
+
+/* ---- layout ---- */
 
 static struct rgb state_colour(struct legend *l, const char *name)
 {
@@ -532,7 +490,7 @@ static struct rgb state_colour(struct legend *l, const char *name)
 }
 
 /* The legend is the union of both maps' states, so a state has one colour. */
-static unsigned int legend_add(struct legend *l, const char *name)
+static unsigned int legend_add(struct legend *l, cairo_t *cr, const char *name)
 {
 	unsigned int i;
 
@@ -541,7 +499,7 @@ static unsigned int legend_add(struct legend *l, const char *name)
 			return i;
 	l->names[i] = name;
 	l->colours[i] = state_colour(l, name);
-	l->w += (i ? 2 * GLYPH_W : 0) + GLYPH_H + GLYPH_W / 2 + text_width(name);
+	l->w += (i ? ENTRY_GAP : 0) + SWATCH + SWATCH_GAP + text_width(cr, name);
 	return l->n++;
 }
 
@@ -557,16 +515,21 @@ static void block_size(unsigned int order, char *buf, size_t len)
 		snprintf(buf, len, "%luK", kib);
 }
 
+static unsigned long nr_blocks(const struct frame_map *m)
+{
+	return (m->frames + (1UL << m->order) - 1) >> m->order;
+}
+
 /* Near-square cells with a power-of-two width: 512 frames are 32 x 16. */
-static void panel_layout(struct panel *p, struct legend *l)
+static void panel_layout(struct panel *p, struct legend *l, cairo_t *cr)
 {
 	struct frame_map *m = &p->map;
-	unsigned long blocks = (m->frames + (1UL << m->order) - 1) >> m->order;
+	unsigned long blocks = nr_blocks(m);
 	unsigned int s, max_cols;
 	char size[16];
 
 	for (s = 0; s < m->nr_states; s++)
-		p->palette[s] = l->colours[legend_add(l, m->states[s])];
+		p->palette[s] = l->colours[legend_add(l, cr, m->states[s])];
 	block_size(m->order, size, sizeof(size));
 	snprintf(p->summary, sizeof(p->summary), "%lu frames, %lu free, %lu free %s blocks",
 		 m->frames, m->nr_free, m->nr_free_blocks, size);
@@ -582,22 +545,25 @@ static void panel_layout(struct panel *p, struct legend *l)
 	p->grid_h = p->rows * (p->cell_h + 1) + 1;
 
 	p->w = p->grid_w;
-	if (text_width(p->caption) > p->w)
-		p->w = text_width(p->caption);
-	if (text_width(p->summary) > p->w)
-		p->w = text_width(p->summary);
-	p->h = GLYPH_H + LINE_GAP + p->grid_h + LINE_GAP + GLYPH_H;
+	if (text_width(cr, p->caption) > p->w)
+		p->w = text_width(cr, p->caption);
+	if (text_width(cr, p->summary) > p->w)
+		p->w = text_width(cr, p->summary);
+	p->h = TEXT_H + LINE_GAP + p->grid_h + LINE_GAP + TEXT_H;
 }
 
+/* Text is measured on a 0 x 0 surface, then the image's is made. */
 static int layout(struct fragmap *f)
 {
+	cairo_surface_t *none = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 0, 0);
+	cairo_t *cr = text_context(none);
 	unsigned long w = MARGIN, h = 0;
 	unsigned int i;
 
 	for (i = 0; i < f->nr_panels; i++) {
 		struct panel *p = &f->panels[i];
 
-		panel_layout(p, &f->legend);
+		panel_layout(p, &f->legend, cr);
 		p->x = w;
 		w += p->w + PANEL_GAP;
 		if (p->h > h)
@@ -606,147 +572,150 @@ static int layout(struct fragmap *f)
 	w += MARGIN - PANEL_GAP;
 	if (f->legend.w + 2 * MARGIN > w)
 		w = f->legend.w + 2 * MARGIN;
-	h += 2 * MARGIN + PANEL_GAP + GLYPH_H;
-	if (w * h > MAX_PIXELS)
-		return fail(f->err, "a %lu x %lu image is too large to draw (at most %lu pixels)",
-			    w, h, MAX_PIXELS);
-	f->img.w = w;
-	f->img.h = h;
-	f->img.px = malloc(w * h * 3);
-	if (!f->img.px)
-		return fail(f->err, "out of memory");
+	h += 2 * MARGIN + PANEL_GAP + TEXT_H;
+	cairo_destroy(cr);
+	cairo_surface_destroy(none);
+	if (w * h > MAX_PIXELS || w > MAX_SIDE || h > MAX_SIDE)
+		return fail(f->err, "a %lu x %lu image is too large to draw "
+			    "(at most %lu pixels, %d a side)", w, h, MAX_PIXELS, MAX_SIDE);
+	f->w = w;
+	f->h = h;
+	f->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+	f->cr = text_context(f->surface);
+	if (cairo_status(f->cr))
+		return fail(f->err, "cairo: %s", cairo_status_to_string(cairo_status(f->cr)));
 	return 0;
 }
 
 /* ---- drawing ---- */
 
-static void fill_rect(struct image *img, unsigned int x, unsigned int y,
+static void fill_rect(cairo_t *cr, unsigned int x, unsigned int y,
 		      unsigned int w, unsigned int h, struct rgb c)
 {
-	unsigned int i, j;
-
-	for (j = y; j < y + h && j < img->h; j++) {
-		uint8_t *px = img->px + ((size_t)j * img->w + x) * 3;
-
-		for (i = x; i < x + w && i < img->w; i++) {
-			*px++ = c.r;
-			*px++ = c.g;
-			*px++ = c.b;
-		}
-	}
+	set_colour(cr, c);
+	cairo_rectangle(cr, x, y, w, h);
+	cairo_fill(cr);
 }
 
-static void draw_text(struct image *img, unsigned int x, unsigned int y, const char *s)
+/* The state most frames of a whole block are in: its cell is filled with
+ * that first, so only the others' runs need rectangles of their own.
+ * MAX_STATES for a partial last block, whose frames do not fill a cell. */
+static unsigned int main_state(const struct frame_map *m, unsigned long b)
 {
-	unsigned int col, row;
+	unsigned long count[MAX_STATES] = { 0 }, n = 1UL << m->order, i;
+	const uint8_t *state = m->state + (b << m->order);
+	unsigned int s, most = 0;
 
-	for (; *s; s++, x += GLYPH_W) {
-		unsigned char ch = *s >= 32 && *s <= 126 ? *s : '?';
-		const uint8_t *g = font5x7[ch - 32];
-
-		for (col = 0; col < 5; col++)
-			for (row = 0; row < 8; row++)
-				if (g[col] >> row & 1)
-					fill_rect(img, x + col * SCALE, y + row * SCALE,
-						  SCALE, SCALE, text_colour);
-	}
+	if ((b << m->order) + n > m->frames)
+		return MAX_STATES;
+	for (i = 0; i < n; i++)
+		count[state[i]]++;
+	for (s = 1; s < m->nr_states; s++)
+		if (count[s] > count[most])
+			most = s;
+	return most;
 }
 
-/* Frames row-major inside the cell; frames past the end of a partial
- * last pageblock stay grid coloured. */
-static void draw_block(struct image *img, const struct panel *p, unsigned long b,
-		       unsigned int gx, unsigned int gy)
+/* Adds a rectangle for each run of frames in state s along a pixel row of
+ * block b's cell at x0, y0 (frames go row-major in a cell). Returns how
+ * many. */
+static unsigned long add_runs(cairo_t *cr, const struct panel *p, unsigned long b,
+			      unsigned int s, unsigned int x0, unsigned int y0)
 {
 	const struct frame_map *m = &p->map;
-	unsigned long first = b << m->order, n = 1UL << m->order, i;
-	unsigned int x0 = gx + 1 + b % p->cols * (p->cell_w + 1);
-	unsigned int y0 = gy + 1 + b / p->cols * (p->cell_h + 1);
+	unsigned long first = b << m->order, n = 1UL << m->order, i, j, eol, runs = 0;
+	const uint8_t *state = m->state + first;
 
-	fill_rect(img, x0 - 1, y0 - 1, p->cell_w + 2, p->cell_h + 2, grid_colour);
 	if (n > m->frames - first)
 		n = m->frames - first;
-	for (i = 0; i < n; i++)
-		fill_rect(img, x0 + i % p->cell_w, y0 + i / p->cell_w, 1, 1,
-			  p->palette[m->state[first + i]]);
+	for (i = 0; i < n; i = j) {
+		j = i + 1;
+		if (state[i] != s)
+			continue;
+		eol = (i / p->cell_w + 1) * p->cell_w;
+		while (j < n && j < eol && state[j] == s)
+			j++;
+		cairo_rectangle(cr, x0 + i % p->cell_w, y0 + i / p->cell_w, j - i, 1);
+		runs++;
+	}
+	return runs;
 }
 
-static void draw_panel(struct image *img, const struct panel *p)
+/* A cell on its grid lines; frames past the end of a partial last
+ * pageblock stay grid coloured. */
+static void draw_block(cairo_t *cr, const struct panel *p, unsigned long b,
+		       unsigned int gx, unsigned int gy)
 {
-	unsigned int gy = MARGIN + GLYPH_H + LINE_GAP;
-	unsigned long b, blocks = (p->map.frames + (1UL << p->map.order) - 1) >> p->map.order;
+	unsigned int x0 = gx + 1 + b % p->cols * (p->cell_w + 1);
+	unsigned int y0 = gy + 1 + b / p->cols * (p->cell_h + 1);
+	unsigned int s, most = main_state(&p->map, b);
 
-	draw_text(img, p->x, MARGIN, p->caption);
-	for (b = 0; b < blocks; b++)
-		draw_block(img, p, b, p->x, gy);
-	draw_text(img, p->x, gy + p->grid_h + LINE_GAP, p->summary);
-}
-
-static void draw_legend(struct image *img, const struct legend *l)
-{
-	unsigned int i, x = MARGIN, y = img->h - MARGIN - GLYPH_H;
-
-	for (i = 0; i < l->n; i++) {
-		fill_rect(img, x, y, GLYPH_H, GLYPH_H, grid_colour);
-		fill_rect(img, x + 1, y + 1, GLYPH_H - 2, GLYPH_H - 2, l->colours[i]);
-		x += GLYPH_H + GLYPH_W / 2;
-		draw_text(img, x, y, l->names[i]);
-		x += text_width(l->names[i]) + 2 * GLYPH_W;
+	fill_rect(cr, x0 - 1, y0 - 1, p->cell_w + 2, p->cell_h + 2, grid_colour);
+	if (most < MAX_STATES)
+		fill_rect(cr, x0, y0, p->cell_w, p->cell_h, p->palette[most]);
+	for (s = 0; s < p->map.nr_states; s++) {
+		if (s == most || !add_runs(cr, p, b, s, x0, y0))
+			continue;
+		set_colour(cr, p->palette[s]);
+		cairo_fill(cr);
 	}
 }
 
-static void draw(struct fragmap *f)
+static void draw_panel(cairo_t *cr, const struct panel *p)
+{
+	unsigned int gy = MARGIN + TEXT_H + LINE_GAP;
+	unsigned long b, blocks = nr_blocks(&p->map);
+
+	draw_text(cr, p->x, MARGIN, p->caption);
+	for (b = 0; b < blocks; b++)
+		draw_block(cr, p, b, p->x, gy);
+	draw_text(cr, p->x, gy + p->grid_h + LINE_GAP, p->summary);
+}
+
+static void draw_legend(cairo_t *cr, const struct legend *l, unsigned int h)
+{
+	unsigned int i, x = MARGIN, y = h - MARGIN - TEXT_H;
+
+	for (i = 0; i < l->n; i++) {
+		fill_rect(cr, x, y, SWATCH, SWATCH, grid_colour);
+		fill_rect(cr, x + 1, y + 1, SWATCH - 2, SWATCH - 2, l->colours[i]);
+		x += SWATCH + SWATCH_GAP;
+		draw_text(cr, x, y, l->names[i]);
+		x += text_width(cr, l->names[i]) + ENTRY_GAP;
+	}
+}
+
+static int draw(struct fragmap *f)
 {
 	unsigned int i;
 
-	fill_rect(&f->img, 0, 0, f->img.w, f->img.h, background);
+	fill_rect(f->cr, 0, 0, f->w, f->h, background);
 	for (i = 0; i < f->nr_panels; i++)
-		draw_panel(&f->img, &f->panels[i]);
-	draw_legend(&f->img, &f->legend);
+		draw_panel(f->cr, &f->panels[i]);
+	draw_legend(f->cr, &f->legend, f->h);
+	if (cairo_status(f->cr))
+		return fail(f->err, "cairo: %s", cairo_status_to_string(cairo_status(f->cr)));
+	return 0;
 }
 
 /* ---- output ---- */
 
-/* Out of write_png(), so no local there changes after its setjmp(). */
-static void write_rows(png_structp png, const struct image *img)
+/* cairo's writer says only that it failed: the file is created here
+ * first, for the reason it cannot be, and removed if writing fails. */
+static int write_png(struct fragmap *f)
 {
-	unsigned int y;
+	FILE *fp = fopen(f->output, "wb");
+	cairo_status_t st;
 
-	for (y = 0; y < img->h; y++)
-		png_write_row(png, img->px + (size_t)y * img->w * 3);
-}
-
-static int write_png(const struct image *img, const char *path, char *err)
-{
-	FILE *fp = fopen(path, "wb");
-	png_structp png;
-	png_infop info;
-
-	if (!fp)
-		return fail(err, "cannot create: %s", strerror(errno));
-	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	info = png ? png_create_info_struct(png) : NULL;
-	if (!info)
-		goto err_png;
-	if (setjmp(png_jmpbuf(png)))
-		goto err_png;
-	png_init_io(png, fp);
-	png_set_IHDR(png, info, img->w, img->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	write_rows(png, img);
-	png_write_end(png, NULL);
-	png_destroy_write_struct(&png, &info);
-	if (fclose(fp)) {
-		unlink(path);
-		return fail(err, "write error: %s", strerror(errno));
+	if (!fp || fclose(fp))
+		return fail(f->err, "cannot create: %s", strerror(errno));
+	cairo_surface_flush(f->surface);
+	st = cairo_surface_write_to_png(f->surface, f->output);
+	if (st != CAIRO_STATUS_SUCCESS) {
+		unlink(f->output);
+		return fail(f->err, "cannot write the PNG: %s", cairo_status_to_string(st));
 	}
 	return 0;
-err_png:
-	/* on a longjmp, libpng has said why on stderr */
-	png_destroy_write_struct(&png, &info);
-	fclose(fp);
-	unlink(path);
-	return fail(err, "libpng could not write the image");
 }
 
 /* ---- command line ---- */
@@ -855,8 +824,11 @@ static int run(struct fragmap *f)
 	for (i = 0; i < f->nr_panels; i++)
 		printf("%s: %s\n", f->panels[i].label, f->panels[i].summary);
 	fflush(stdout);
-	draw(f);
-	if (write_png(&f->img, f->output, f->err)) {
+	if (draw(f)) {
+		fprintf(stderr, "fragmap: %s\n", f->err);
+		return -1;
+	}
+	if (write_png(f)) {
 		fprintf(stderr, "fragmap: %s: %s\n", f->output, f->err);
 		return -1;
 	}
@@ -875,6 +847,11 @@ int main(int argc, char **argv)
 	ret = run(&f) ? 1 : 0;
 	for (i = 0; i < f.nr_panels; i++)
 		map_free(&f.panels[i].map);
-	free(f.img.px);
+	cairo_destroy(f.cr);			/* both take NULL */
+	cairo_surface_destroy(f.surface);
+	/* cairo's font caches and fontconfig's: LeakSanitizer cannot follow
+	 * fontconfig's own pointers and would fail every ASan build run */
+	cairo_debug_reset_static_data();
+	FcFini();
 	return ret;
 }

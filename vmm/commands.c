@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base64.h"
 #include "mm/clock.h"
 #include "mm/fragindex.h"
 #include "mm/minmove.h"
@@ -211,26 +212,6 @@ static enum qmp_outcome cmd_query_vmstat(struct control *ctl, struct qmp_call *c
 	return QMP_DONE;
 }
 
-static char *base64(const uint8_t *in, size_t len)
-{
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-			     (i + 2 < len ? in[i + 2] : 0);
-
-		*p++ = abc[v >> 18];
-		*p++ = abc[(v >> 12) & 63];
-		*p++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
-		*p++ = i + 2 < len ? abc[v & 63] : '=';
-	}
-	*p = '\0';
-	return out;
-}
-
 static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call *call)
 {
 	struct zone *z = zone_of(ctl);
@@ -248,7 +229,9 @@ static enum qmp_outcome cmd_query_frame_map(struct control *ctl, struct qmp_call
 	for (uint32_t pfn = 0; pfn < zone_nr_frames(z); pfn++)
 		map[pfn / 2] |= (uint8_t)(vmstat_frame_kind(z, pfn) << (pfn & 1 ? 4 : 0));
 	zone_unlock(z);
-	text = base64(map, bytes);
+	text = malloc(base64_encoded_len(bytes) + 1);
+	if (text)
+		base64_encode(map, bytes, text);
 	free(map);
 	for (unsigned int i = 0; i < NR_FRAME_KINDS; i++)
 		json_object_array_add(names, json_object_new_string(frame_kind_names[i]));
