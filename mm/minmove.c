@@ -57,8 +57,20 @@ static int cmp_fullest(const void *a, const void *b)
 /* Splits the pool's pageblocks into free ones (counted), evacuable ones
  * (candidates, cheapest first) and the rest that have holes (fullest
  * first). Arrays are nr_pageblocks long; NULL ones are not filled. */
+/* Leaves out the blocks isolated now: being cleared by this run (not
+ * holes to fill), or by another one since the survey let the lock go. */
+static uint32_t drop_isolated(const struct zone *z, struct block_cost *blocks, uint32_t n)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (pageblock_migratetype(z, blocks[i].pb << z->pageblock_order) != MIGRATE_ISOLATE)
+			blocks[kept++] = blocks[i];
+	return kept;
+}
+
 static uint64_t survey(const struct zone *z, struct block_cost *cand, uint32_t *ncand,
-		       struct block_cost *holes, uint32_t *nholes)
+		       struct block_cost *holes, uint32_t *nholes, struct zone *relax)
 {
 	uint32_t pbn = pageblock_nr_frames(z);
 	uint64_t nfree = 0;
@@ -70,6 +82,11 @@ static uint64_t survey(const struct zone *z, struct block_cost *cand, uint32_t *
 		bool evacuable;
 		uint32_t used;
 
+		/* a walk of every frame: the lock given up every
+		 * COMPACT_HOLD_NS, as the scanners do (what it found may
+		 * change meanwhile; the moves check each frame again) */
+		if (relax)
+			zone_lock_relax(relax, COMPACT_HOLD_NS);
 		/* another run's, until it ends (set_migratetype_isolate()
 		 * refuses an isolated block too): neither to clear nor to fill */
 		if (pageblock_migratetype(z, pb << z->pageblock_order) == MIGRATE_ISOLATE)
@@ -103,7 +120,7 @@ uint64_t compact_lower_bound(const struct zone *z, uint64_t k)
 
 	if (!cand)
 		return UINT64_MAX;
-	nfree = survey(z, cand, &ncand, NULL, NULL);
+	nfree = survey(z, cand, &ncand, NULL, NULL, NULL);
 	/* each cleared block's used frames need a hole outside the k blocks:
 	 * that holds exactly when free frames cover k whole blocks */
 	if (k > nfree + ncand || k * pageblock_nr_frames(z) > z->free_frames) {
@@ -232,7 +249,8 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 	zone_lock(z);
 	z->compacting++;
 	compact_run_begin(c, &run, COMPACT_BY_COMMAND, true, -1, stats);
-	nfree = survey(z, cand, &ncand, holes_blocks, &nholes);
+	nfree = survey(z, cand, &ncand, holes_blocks, &nholes, z);
+	ncand = drop_isolated(z, cand, ncand);
 	/* choose the cheapest blocks while holes outside them can take their frames */
 	while (nfree + nsel < target && nsel < ncand &&
 	       (nfree + nsel + 1) * pbn <= z->free_frames)
@@ -249,9 +267,7 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 	h.z = z;
 	h.stats = stats;
 	h.blocks = holes_blocks;
-	for (uint32_t i = 0; i < nholes; i++)
-		if (pageblock_migratetype(z, holes_blocks[i].pb << z->pageblock_order) != MIGRATE_ISOLATE)
-			holes_blocks[h.nblocks++] = holes_blocks[i];
+	h.nblocks = drop_isolated(z, holes_blocks, nholes);
 	for (uint32_t i = 0; i < nsel && !c->aborting; i++)
 		evacuate_block(c, cand[i].pb, batch, &dst, stats, &run);
 	while (h.queue.len)
