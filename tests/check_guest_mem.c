@@ -258,6 +258,22 @@ static void free_for_a_long_request(void)
 	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), 0);
 }
 
+/* Pool frames [6144, 8192) isolated, as a min-move run isolates the
+ * blocks it clears: their free frames count as free but cannot be taken. */
+static void isolate_upper_half(bool on)
+{
+	struct zone *z = &vm->pool.zone;
+
+	zone_lock(z);
+	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK) {
+		if (on)
+			buddy_set_pageblock_migratetype(z, pfn, MIGRATE_ISOLATE);
+		else
+			buddy_unisolate_pageblock(z, pfn, MIGRATE_MOVABLE);
+	}
+	zone_unlock(z);
+}
+
 /* Free frames the count promises may not be there to take: a min-move
  * run isolates whole pageblocks meanwhile. The populate finds out half
  * way, and gives back what it took. */
@@ -269,9 +285,8 @@ START_TEST(test_populate_undone_when_frames_run_out)
 	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), 0);
 	/* guest frames [4096, 8192) were pool frames [4096, 8192): isolate
 	 * the upper half of them, and only those are free but the lower */
+	isolate_upper_half(true);
 	zone_lock(z);
-	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK)
-		buddy_set_pageblock_migratetype(z, pfn, MIGRATE_ISOLATE);
 	free_frames = z->free_frames;
 	zone_unlock(z);
 	ck_assert_uint_eq(free_frames, 4096);
@@ -282,10 +297,7 @@ START_TEST(test_populate_undone_when_frames_run_out)
 	for (uint32_t g = 4096; g < 8192; g++)
 		ck_assert_uint_eq(pfn_of(g), PFN_NONE);
 	/* the isolation over, the same populate works */
-	zone_lock(z);
-	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK)
-		buddy_unisolate_pageblock(z, pfn, MIGRATE_MOVABLE);
-	zone_unlock(z);
+	isolate_upper_half(false);
 	ck_assert_int_eq(apply1(GUEST_POPULATE, 4096, 4096), 0);
 }
 END_TEST
@@ -302,9 +314,8 @@ START_TEST(test_populate_fails_in_first_of_two_ranges)
 	size_t bad = 99;
 
 	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), 0);
+	isolate_upper_half(true);
 	zone_lock(z);
-	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK)
-		buddy_set_pageblock_migratetype(z, pfn, MIGRATE_ISOLATE);
 	free_frames = zone_free_frames(z);
 	zone_unlock(z);
 	mapped = vm->p2m.nr_mapped;
@@ -314,10 +325,7 @@ START_TEST(test_populate_fails_in_first_of_two_ranges)
 	ck_assert_uint_eq(zone_free_frames(z), free_frames);
 	for (uint32_t g = 4096; g < 8192; g++)
 		ck_assert_uint_eq(pfn_of(g), PFN_NONE);
-	zone_lock(z);
-	for (uint32_t pfn = 6144; pfn < 8192; pfn += CHUNK)
-		buddy_unisolate_pageblock(z, pfn, MIGRATE_MOVABLE);
-	zone_unlock(z);
+	isolate_upper_half(false);
 }
 END_TEST
 
