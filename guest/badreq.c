@@ -7,6 +7,8 @@
  *   sequences (the VMM must print them escaped, and not all of them). */
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("every kind of bad request, each refused with its own status");
+
 static int failures;
 
 #define expect(call, status) do { \

@@ -2,6 +2,8 @@
  * it (free page reporting), so the host can see its memory come back. */
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("writes its memory, then discards mb=SIZE of it (free page reporting)");
+
 int main(void)
 {
 	uint64_t start = vmd_heap_end(), end = vmd_info.mem_bytes;

@@ -3,6 +3,8 @@
  * of a page the guest gave back). */
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("dies as mode= says: ud2, unmapped or discarded");
+
 int main(void)
 {
 	const char *mode = vmd_arg("mode");

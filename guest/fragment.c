@@ -9,6 +9,8 @@
 #include "memtest.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("fragments its memory like a long-running guest, then memtests what it kept");
+
 int main(void)
 {
 	uint64_t seed = vmd_arg_u64("seed", 1), rounds = vmd_arg_u64("rounds", 4);

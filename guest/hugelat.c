@@ -11,6 +11,8 @@
 #include "fragment.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("latency of back-huge and plug-huge requests on a fragmented pool");
+
 #define MB2 0x200000ULL
 #define MAX_REQ 1024
 

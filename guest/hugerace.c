@@ -13,6 +13,8 @@
 #include "memtest.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("two vCPUs race the requests that change what backs one range");
+
 #define MB2		0x200000ULL
 #define HALF_PAGES	256
 

@@ -13,6 +13,8 @@
 #include "memtest.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("huge regions (back-huge, plug-huge) on a fragmented pool");
+
 #define MB2 0x200000ULL
 
 static int failures;

@@ -13,6 +13,8 @@
  * Reports each request kind's time in the guest (us). */
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("the requests that keep the VMM busiest (tools/lockhold-bench)");
+
 #define MB2	0x200000ULL
 
 static struct vmd_range ranges[VMD_BATCH_MAX];

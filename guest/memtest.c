@@ -4,6 +4,8 @@
 #include "memtest.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("writes a pattern into every page and verifies it, loops=N rounds");
+
 int main(void)
 {
 	uint64_t start = vmd_heap_end(), end = vmd_info.mem_bytes;

@@ -13,6 +13,8 @@
 #include "memtest.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("every vCPU sends random requests, valid and invalid, for seconds=N");
+
 #define MB2		0x200000ULL
 #define OWN_PAGES	2048			/* 8 MiB per vCPU */
 #define MAX_PLUGS	16

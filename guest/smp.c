@@ -2,6 +2,8 @@
  * vCPU 0 watches every other counter move while it is itself running. */
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("proves the vCPUs run at the same time");
+
 static volatile uint64_t counters[VMD_GUEST_MAX_VCPUS];
 static volatile int stop;
 

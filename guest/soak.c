@@ -14,6 +14,8 @@
 #include "memtest.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("writes versioned pages, discards and repopulates, verifying each");
+
 #define MAX_CPUS	VMD_GUEST_MAX_VCPUS
 
 struct part {

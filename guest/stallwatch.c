@@ -7,6 +7,8 @@
 #include "fragment.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("times a write loop on a fragmented guest to catch stalls");
+
 #define MAX_STALLS 65536
 
 static uint64_t stalls[MAX_STALLS];

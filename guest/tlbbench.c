@@ -10,6 +10,8 @@
 #include "fragment.h"
 #include "vmd.h"
 
+VMD_GUEST_PURPOSE("random 8-byte reads over mb=SIZE: cycles per access");
+
 #define MB2 0x200000ULL
 
 /* Returns where the span starts. */

@@ -332,10 +332,143 @@ START_TEST(test_short_why)
 }
 END_TEST
 
+/* ---- sections: what a guest keeps in its file but does not load ---- */
+
+static const char names[] = "\0.shstrtab\0.vmdefrag.purpose\0.vmdefrag\0";
+static const char purpose[] = "the smallest guest";
+#define NAMES_OFF	IMAGE_LEN
+#define PURPOSE_OFF	(NAMES_OFF + sizeof(names))
+#define SHDRS_OFF	((PURPOSE_OFF + sizeof(purpose) + 7) & ~7UL)
+
+/* The image with four section headers: none, the names, the purpose, and
+ * ".vmdefrag" (a bss: no bytes in the file). */
+struct sectioned {
+	union {
+		uint8_t buf[SHDRS_OFF + 4 * sizeof(Elf64_Shdr)];
+		Elf64_Ehdr eh;
+	};
+	size_t len;
+};
+
+static Elf64_Shdr *shdr(struct sectioned *f, unsigned int i)
+{
+	return (Elf64_Shdr *)(f->buf + SHDRS_OFF) + i;
+}
+
+static void sectioned_make(struct sectioned *f)
+{
+	struct image im;
+
+	image_make(&im);
+	memset(f, 0, sizeof(*f));
+	memcpy(f->buf, im.buf, im.len);
+	memcpy(f->buf + NAMES_OFF, names, sizeof(names));
+	memcpy(f->buf + PURPOSE_OFF, purpose, sizeof(purpose));
+	f->len = sizeof(f->buf);
+	f->eh.e_shoff = SHDRS_OFF;
+	f->eh.e_shentsize = sizeof(Elf64_Shdr);
+	f->eh.e_shnum = 4;
+	f->eh.e_shstrndx = 1;
+	*shdr(f, 1) = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_STRTAB, .sh_offset = NAMES_OFF,
+				    .sh_size = sizeof(names) };
+	*shdr(f, 2) = (Elf64_Shdr){ .sh_name = 11, .sh_type = SHT_PROGBITS,
+				    .sh_offset = PURPOSE_OFF, .sh_size = sizeof(purpose) };
+	*shdr(f, 3) = (Elf64_Shdr){ .sh_name = 29, .sh_type = SHT_NOBITS, .sh_offset = 0,
+				    .sh_size = 1 << 20 };
+}
+
+static int section(struct sectioned *f, const char *name, const uint8_t **data, size_t *size)
+{
+	*data = NULL;
+	*size = 0;
+	return elf_section(f->buf, f->len, name, data, size);
+}
+
+START_TEST(test_section_found)
+{
+	struct sectioned f;
+	const uint8_t *data;
+	size_t size;
+
+	sectioned_make(&f);
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), 0);
+	ck_assert_ptr_eq(data, f.buf + PURPOSE_OFF);
+	ck_assert_uint_eq(size, sizeof(purpose));
+	ck_assert_int_eq(section(&f, ".shstrtab", &data, &size), 0);
+	ck_assert_uint_eq(size, sizeof(names));
+	/* a name is matched whole: neither a prefix nor a longer name */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purp", &data, &size), -ENOENT);
+	ck_assert_int_eq(section(&f, ".vmdefrag.purposes", &data, &size), -ENOENT);
+	ck_assert_int_eq(section(&f, ".text", &data, &size), -ENOENT);
+	/* a bss has nothing in the file to hand out */
+	ck_assert_int_eq(section(&f, ".vmdefrag", &data, &size), -ENOENT);
+	ck_assert_ptr_null(data);
+}
+END_TEST
+
+/* Headers that would send the reader outside the file. */
+START_TEST(test_section_bad_headers)
+{
+	struct sectioned f;
+	const uint8_t *data;
+	size_t size;
+
+	sectioned_make(&f);
+	f.buf[EI_CLASS] = ELFCLASS32;
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	f.buf[0] = 0;
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	f.len = sizeof(Elf64_Ehdr) - 1;
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	f.eh.e_shentsize = sizeof(Elf64_Shdr) - 1;
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	f.eh.e_shoff = ~0ULL - 8;		/* wraps */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	f.len -= 1;				/* the last header cut short */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	f.eh.e_shstrndx = 4;
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+	sectioned_make(&f);
+	shdr(&f, 1)->sh_size = ~0ULL;		/* the names run past the file */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -EINVAL);
+}
+END_TEST
+
+/* A section whose name or bytes are not in the file is passed over. */
+START_TEST(test_section_bad_section)
+{
+	struct sectioned f;
+	const uint8_t *data;
+	size_t size;
+
+	sectioned_make(&f);
+	shdr(&f, 2)->sh_size = f.len;		/* from PURPOSE_OFF: past the end */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -ENOENT);
+	sectioned_make(&f);
+	shdr(&f, 2)->sh_offset = ~0ULL;
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -ENOENT);
+	sectioned_make(&f);
+	shdr(&f, 2)->sh_name = sizeof(names);	/* past the name table */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -ENOENT);
+	sectioned_make(&f);
+	shdr(&f, 1)->sh_size = 20;		/* ".vmdefrag.purpose" cut short, no NUL */
+	ck_assert_int_eq(section(&f, ".vmdefrag.purpose", &data, &size), -ENOENT);
+	ck_assert_int_eq(section(&f, ".shstrtab", &data, &size), 0);
+	ck_assert_uint_eq(size, 20);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loader");
 	TCase *tc = tcase_create("elf_parse");
+	TCase *sections = tcase_create("elf_section");
 
 	tcase_add_test(tc, test_good_image);
 	tcase_add_test(tc, test_edges_allowed);
@@ -344,5 +477,9 @@ int main(void)
 	tcase_add_test(tc, test_write_fails);
 	tcase_add_test(tc, test_short_why);
 	suite_add_tcase(s, tc);
+	tcase_add_test(sections, test_section_found);
+	tcase_add_test(sections, test_section_bad_headers);
+	tcase_add_test(sections, test_section_bad_section);
+	suite_add_tcase(s, sections);
 	return check_run(s);
 }

@@ -57,7 +57,7 @@ START_TEST(test_assert_reports_file_line)
 	run_vmm(&r, 60, 0, 0, "run", guest_path("assertfail"), NULL);
 	ck_ran(r, 123);
 	ck_has(r.err, "guest assertion failed on vCPU 0: ");
-	ck_has(r.err, "assertfail.c:8: two + two == 5");
+	ck_has(r.err, "assertfail.c:10: two + two == 5");
 	vmm_result_free(&r);
 }
 END_TEST

@@ -14,6 +14,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: fragindex [--unusable] [FILE]\n"
+		"       fragindex --help | --version\n"
 		"Reads /proc/buddyinfo-format text (default /proc/buddyinfo, - for stdin)\n"
 		"and prints what the kernel prints in debugfs extfrag/extfrag_index,\n"
 		"or with --unusable extfrag/unusable_index.\n");
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "unusable", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = "/proc/buddyinfo";
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			return cli_usage_exit(usage, true);
+		case 'V':
+			return cli_version("fragindex");
 		default:
 			return cli_usage_exit(usage, false);
 		}

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "lib/base64.h"
+#include "lib/cli.h"
 #include "tools/qmp_client.h"
 
 #define ERR_LEN		512
@@ -725,6 +726,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: fragmap [-o OUT.png] [--title TEXT]... MAP.json [AFTER.json]\n"
 		"       fragmap --socket PATH [-o OUT.png] [--title TEXT]\n"
+		"       fragmap --help | --version\n"
 		"Draws a frame map from query-frame-map (a saved reply or bare object,\n"
 		"- for stdin, or fetched live from the control socket) as a PNG: one pixel\n"
 		"per frame, one cell per pageblock. Two maps are drawn side by side as\n"
@@ -739,6 +741,7 @@ static int parse_args(struct fragmap *f, int argc, char **argv)
 		{ "title", required_argument, NULL, 't' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, nr_files;
@@ -762,6 +765,8 @@ static int parse_args(struct fragmap *f, int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case 'V':
+			exit(cli_version("fragmap"));
 		default:
 			usage(stderr);
 			return -1;

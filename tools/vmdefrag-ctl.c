@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/cli.h"
 #include "mm/clock.h"
 #include "tools/ctl_watch.h"
 #include "tools/qmp_client.h"
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 		"usage: vmdefrag-ctl [--json] SOCKET COMMAND [key=value ...]\n"
 		"       vmdefrag-ctl [--json] SOCKET --events [SECONDS]\n"
 		"       vmdefrag-ctl watch SOCKET [--once]\n"
+		"       vmdefrag-ctl --help | --version\n"
 		"\n"
 		"Runs COMMAND on the VMM's control socket and prints its reply, or\n"
 		"prints events as they arrive for SECONDS (default: until interrupted).\n"
@@ -420,6 +422,9 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, bool *done)
 			usage(stdout);
 			*done = true;
 			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			*done = true;
+			return cli_version("vmdefrag-ctl");
 		} else {
 			return usage_error("unknown option \"%s\"", argv[i]);
 		}

@@ -17,6 +17,7 @@
 #include "mm/kcompactd.h"
 #include "mm/vmstat.h"
 #include "vmm/builtin.h"
+#include "vmm/guest_find.h"
 #include "vmm/server.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -28,7 +29,9 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vmdefrag run GUEST.elf [options]\n"
+		"usage: vmdefrag run GUEST [options]\n"
+		"       vmdefrag run --list-guests\n"
+		"GUEST is a file, or the NAME of an installed guest (--list-guests lists them)\n"
 		"  --mem SIZE        guest memory (default 256M; K, M, G; a multiple of 2M, 16M..63G)\n"
 		"  --cpus N          vCPUs, each on its own thread (default 1, at most %d)\n"
 		"  --backing KIND    memfd (default), hugetlb, or file:PATH[,keep]: a new file,\n"
@@ -46,6 +49,8 @@ static void usage(FILE *out)
 		"  --stats           print boot time and memory figures at exit\n"
 		"  --views           print the pool's buddyinfo and fragmentation indices\n"
 		"                    after boot and at exit\n"
+		"  --list-guests     list the guests found by NAME, with their purposes\n"
+		"  --version         print vmdefrag's version\n"
 		"Exit code: the guest's; %d if a guest assertion failed, %d if the guest\n"
 		"crashed, %d if interrupted, %d for a VMM error.\n",
 		VMD_MAX_VCPUS, HUGE_RESERVE_DEFAULT, HUGE_RESERVE_MAX, VMD_EXIT_ASSERT, VMD_EXIT_CRASH, VMD_EXIT_INTERRUPTED,
@@ -274,7 +279,8 @@ static void serve(struct vm *vm, struct server *srv)
 }
 
 /* Reads run's options into cfg and *paused: -1 to go on, else the exit
- * code (0 after --help, 2 for a bad option, the usage said). */
+ * code (0 after --help, --version or --list-guests, 2 for a bad option,
+ * the usage said; VMD_EXIT_VMM_ERROR for a guest that is not there). */
 static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool *paused)
 {
 	static const struct option opts[] = {
@@ -290,10 +296,12 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 		{ "huge-reserve", required_argument, NULL, 'H' },
 		{ "views", no_argument, NULL, 'v' },
 		{ "paused", no_argument, NULL, 'Z' },
+		{ "list-guests", no_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static char backing_path[PATH_MAX];
+	static char backing_path[PATH_MAX], guest_path[PATH_MAX];
 	int c;
 
 	optind = 1;
@@ -355,6 +363,11 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 		case 'Z':
 			*paused = true;
 			break;
+		case 'L':
+			guest_list(stdout);
+			return 0;
+		case 'V':
+			return cli_version("vmdefrag");
 		case 'h':
 			return cli_usage_exit(usage, true);
 		default:
@@ -365,11 +378,13 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 		usage(stderr);
 		return 2;
 	}
-	cfg->guest_path = argv[optind];
 	if (*paused && !cfg->socket_path) {
 		fprintf(stderr, "vmdefrag: --paused needs --socket: only cont there starts the vCPUs\n");
 		return 2;
 	}
+	if (guest_find(argv[optind], guest_path, sizeof(guest_path)))
+		return VMD_EXIT_VMM_ERROR;
+	cfg->guest_path = guest_path;
 
 	return -1;
 }

@@ -1,6 +1,7 @@
 /* The guest ELF parser (see elf_parse.h): every header field that decides
  * where bytes go is checked, all of them before the first write. */
 #include <elf.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -218,4 +219,38 @@ enum elf_error elf_parse(const uint8_t *buf, size_t len, const struct elf_limits
 		img->nr_segments++;
 	}
 	return ELF_OK;
+}
+
+/* Section header i, when it and what it names lie inside the file. */
+static bool read_shdr(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, unsigned int i,
+		      Elf64_Shdr *sh)
+{
+	memcpy(sh, buf + eh->e_shoff + (uint64_t)i * sizeof(*sh), sizeof(*sh));
+	return sh->sh_type != SHT_NOBITS && sh->sh_offset <= len && sh->sh_size <= len - sh->sh_offset;
+}
+
+int elf_section(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
+		size_t *size)
+{
+	size_t want = strlen(name) + 1;
+	Elf64_Shdr strtab, sh;
+	Elf64_Ehdr eh;
+
+	if (len < sizeof(eh) || memcmp(buf, ELFMAG, SELFMAG) || buf[EI_CLASS] != ELFCLASS64)
+		return -EINVAL;
+	memcpy(&eh, buf, sizeof(eh));
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > len ||
+	    (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > len - eh.e_shoff || eh.e_shstrndx >= eh.e_shnum ||
+	    !read_shdr(buf, len, &eh, eh.e_shstrndx, &strtab))
+		return -EINVAL;
+	for (unsigned int i = 0; i < eh.e_shnum; i++) {
+		if (!read_shdr(buf, len, &eh, i, &sh) || sh.sh_name >= strtab.sh_size ||
+		    strtab.sh_size - sh.sh_name < want ||
+		    memcmp(buf + strtab.sh_offset + sh.sh_name, name, want))
+			continue;
+		*data = buf + sh.sh_offset;
+		*size = sh.sh_size;
+		return 0;
+	}
+	return -ENOENT;
 }

@@ -70,4 +70,14 @@ enum elf_error elf_parse(const uint8_t *buf, size_t len, const struct elf_limits
 /* A short fixed text for an error ("wrong machine", ...). */
 const char *elf_strerror(enum elf_error err);
 
+/*
+ * The contents of the section called name in the 64-bit ELF file buf[0,
+ * len): *data points into buf, *size bytes. 0; -ENOENT if there is no such
+ * section; -EINVAL if the file is not a 64-bit ELF file or its section
+ * headers or names are outside it. For what is not loaded, such as a
+ * guest's purpose (VMD_GUEST_PURPOSE in vmd.h).
+ */
+int elf_section(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
+		size_t *size);
+
 #endif

@@ -30,9 +30,7 @@ static int write_segment(void *arg, uint64_t gpa, const uint8_t *data, uint64_t 
 	return err;
 }
 
-/* The whole file at path, when it is a regular file no larger than max
- * bytes. 0 or a negative errno, after a message. */
-static int read_image(const char *path, uint64_t max, uint8_t **buf, size_t *len)
+int guest_image_read(const char *path, uint64_t max, uint8_t **buf, size_t *len)
 {
 	struct stat st;
 	size_t got = 0;
@@ -92,7 +90,7 @@ int load_elf(struct vm *vm, const char *path)
 	size_t len = 0;
 	int err;
 
-	err = read_image(path, lim.end, &buf, &len);
+	err = guest_image_read(path, lim.end, &buf, &len);
 	if (err)
 		return err;
 	eerr = elf_parse(buf, len, &lim, write_segment, vm, &img, why, sizeof(why));

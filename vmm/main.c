@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/cli.h"
 #include "mm/clock.h"
 #include "vmm/builtin.h"
 #include "vmm/vm.h"
@@ -15,6 +16,14 @@ static const struct {
 	{ "run", cmd_run, "boot a guest and serve it" },
 };
 
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: vmdefrag COMMAND [options]\n       vmdefrag --help | --version\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "vmdefrag COMMAND --help says more.\n");
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t t_start = mono_ns();
@@ -22,14 +31,12 @@ int main(int argc, char **argv)
 	/* a peer that has gone (a control client, a closed stdout pipe) is an
 	 * error to handle where the write fails, never a reason to die */
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 2 && !strcmp(argv[1], "--version"))
+		return cli_version("vmdefrag");
 	if (argc >= 2) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (!strcmp(argv[1], commands[i].name))
 				return commands[i].fn(argc - 1, argv + 1, t_start);
 	}
-	fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
-		"usage: vmdefrag COMMAND [options]\ncommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(stdout, "  %-8s %s\n", commands[i].name, commands[i].help);
-	return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	return cli_usage_exit(usage, argc == 2 && !strcmp(argv[1], "--help"));
 }

@@ -28,6 +28,13 @@ extern struct vmd_info vmd_info;	/* filled before main() */
 int main(void);
 void vmd_secondary(unsigned int cpu);
 
+/* The program's purpose in one line of plain text (no quotes or
+ * backslashes), for `vmdefrag run --list-guests`: kept in the ELF file in
+ * section .vmdefrag.purpose, which is never loaded. Once per program, at
+ * file scope. */
+#define VMD_GUEST_PURPOSE(text) \
+	__asm__(".pushsection .vmdefrag.purpose,\"\",@progbits\n\t.asciz \"" text "\"\n\t.popsection")
+
 /* Requests. Each returns the status (VMD_OK or a VMD_E_*). */
 int vmd_request(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *out);
 int vmd_populate(uint64_t addr, uint64_t bytes);

@@ -125,7 +125,7 @@ struct vmd_range {
 };
 
 /* Exit codes of `vmdefrag run` besides the guest's own. */
-#define VMD_EXIT_VMM_ERROR	1	/* bad options, KVM or host failure */
+#define VMD_EXIT_VMM_ERROR	1	/* KVM or host failure, no such guest (bad options: 2) */
 #define VMD_EXIT_ASSERT		123	/* a guest assertion failed */
 #define VMD_EXIT_CRASH		124	/* triple fault, bad access, KVM error */
 #define VMD_EXIT_INTERRUPTED	130	/* SIGINT / SIGTERM */
