@@ -3,7 +3,8 @@
  * the sanitizers it checks the parser's contract and aborts when it is
  * broken: writes only inside [base, end) and from inside the input, nothing
  * written unless the image was accepted, the entry point inside what was
- * written, a message for every refusal. libFuzzer entry point; the smoke
+ * written, a message for every refusal; and a section elf_section() finds
+ * lies inside the input. libFuzzer entry point; the smoke
  * driver (tests/fuzz_driver.c) runs it without libFuzzer. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,7 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum elf_error err;
 	char why[256];
 	bool entry_written = false;
+	const uint8_t *section;
+	size_t section_size;
 
+	if (!elf_section(data, size, ".vmdefrag.purpose", &section, &section_size) &&
+	    (section < data || (size_t)(section - data) > size ||
+	     section_size > size - (size_t)(section - data)))
+		broken("a section outside the input");
 	err = elf_parse(data, size, &lim, fake_write, &l, &img, why, sizeof(why));
 	if (strnlen(why, sizeof(why)) == sizeof(why))
 		broken("an unterminated message");
