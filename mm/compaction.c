@@ -39,6 +39,8 @@ void compactor_init(struct compactor *c, struct zone *z, struct p2m *m,
 	c->migrate_arg = arg;
 	c->batch = COMPACT_CLUSTER_MAX;
 	c->extfrag_threshold = EXTFRAG_THRESHOLD_DEFAULT;
+	c->progress_after_ns = COMPACT_PROGRESS_AFTER_NS;
+	c->progress_every_ns = COMPACT_PROGRESS_EVERY_NS;
 	c->cached_migrate_pfn = 0;
 	c->cached_free_pfn = pageblock_start_pfn(z, z->nr_frames - 1);
 }
@@ -423,8 +425,7 @@ void compact_run_tick(struct compactor *c, struct compact_run *run)
 	if (!c->watch)
 		return;
 	now = mono_ns();
-	if (now - run->start_ns >= COMPACT_PROGRESS_AFTER_NS &&
-	    now - run->reported_ns >= COMPACT_PROGRESS_EVERY_NS)
+	if (now - run->start_ns >= c->progress_after_ns && now - run->reported_ns >= c->progress_every_ns)
 		run_report(c, run, COMPACT_RUN_PROGRESS);
 }
 

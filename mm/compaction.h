@@ -71,9 +71,9 @@ enum compact_trigger {
 	COMPACT_BY_PROACTIVE,	/* kcompactd's proactive runs */
 };
 
-/* A run as its watcher sees it: when it begins, every
- * COMPACT_PROGRESS_EVERY_NS once it has run COMPACT_PROGRESS_AFTER_NS
- * (checked between batches), and when it ends. */
+/* A run as its watcher sees it: when it begins, every progress_every_ns
+ * once it has run progress_after_ns (checked between batches; by default
+ * the constants below), and when it ends. */
 enum compact_phase { COMPACT_RUN_BEGIN, COMPACT_RUN_PROGRESS, COMPACT_RUN_END };
 
 #define COMPACT_PROGRESS_AFTER_NS	1000000000ULL
@@ -112,6 +112,8 @@ struct compactor {
 	_Atomic bool aborting;		/* ends every run at its next batch: shutting down */
 	compact_watch_fn watch;		/* told of every run (optional) */
 	void *watch_arg;
+	uint64_t progress_after_ns;	/* COMPACT_PROGRESS_AFTER_NS */
+	uint64_t progress_every_ns;	/* COMPACT_PROGRESS_EVERY_NS */
 	uint64_t nr_runs;
 };
 

@@ -1023,10 +1023,13 @@ START_TEST(test_every_run_has_begin_and_end)
 }
 END_TEST
 
-/* A compaction of a 4 GiB pool with every other frame free runs for
- * seconds: after the
- * first second, COMPACTION_PROGRESS at most four times a second, its
- * counts growing, all between the run's BEGIN and END. */
+/* A compaction of a 4 GiB pool with every other frame free runs for about
+ * a second: progress reported after its first 100 ms (a second by
+ * default), then at most every 25 ms (250), its counts growing, all
+ * between the run's BEGIN and END. The cadence is shortened so that the
+ * run lasts many periods on a machine of any speed. */
+#define AFTER_US	100000
+#define EVERY_US	25000
 START_TEST(test_progress_of_a_long_run)
 {
 	struct json_object *begin[1], *end[1], *progress[256], *reply, *ret;
@@ -1037,6 +1040,8 @@ START_TEST(test_progress_of_a_long_run)
 	fake_destroy(&f);
 	fake_init_pool(&f, "alternating", 1U << 20);
 	f.compactor.batch = 1;	/* slower, so that it lasts on a fast machine */
+	f.compactor.progress_after_ns = AFTER_US * 1000ULL;
+	f.compactor.progress_every_ns = EVERY_US * 1000ULL;
 	negotiate();
 	f.out_len = 0;
 	got = fake_talk(&f, "{\"execute\":\"compact\",\"id\":1}");
@@ -1046,18 +1051,18 @@ START_TEST(test_progress_of_a_long_run)
 	n = events_of(got, "COMPACTION_PROGRESS", progress, 256);
 	printf("a 4 GiB pool: compaction ran %.2f s, moved %ld frames, %u progress events\n",
 	       duration_us / 1e6, (long)data_int(end[0], "frames-moved"), n);
-	ck_assert_msg(duration_us >= 1250000, "the run took %ld us: too short to show progress",
-		      (long)duration_us);
-	ck_assert_uint_ge(n, 1);
-	/* the first after a second, then at least 250 ms apart */
-	ck_assert_uint_le(n, (unsigned int)((duration_us - 1000000) / 250000) + 1);
+	ck_assert_msg(duration_us >= 2 * (AFTER_US + EVERY_US), "the run took %ld us: too short to "
+		      "show progress", (long)duration_us);
+	ck_assert_uint_ge(n, 2);
+	/* the first after AFTER_US, then at least EVERY_US apart */
+	ck_assert_uint_le(n, (unsigned int)((duration_us - AFTER_US) / EVERY_US) + 1);
 	ck_assert(strstr(got, "\"COMPACTION_BEGIN\"") < strstr(got, "\"COMPACTION_PROGRESS\""));
 	ck_assert(strstr(got, "\"COMPACTION_PROGRESS\"") < strstr(got, "\"COMPACTION_END\""));
 	for (unsigned int i = 0; i < n; i++) {
 		int64_t at = data_int(progress[i], "duration-us");
 
 		ck_assert_int_eq(data_int(progress[i], "run"), data_int(begin[0], "run"));
-		ck_assert_int_ge(at, 1000000);
+		ck_assert_int_ge(at, AFTER_US);
 		ck_assert_int_ge(data_int(progress[i], "frames-moved"), moved);
 		moved = data_int(progress[i], "frames-moved");
 		ck_assert_int_le(moved, data_int(end[0], "frames-moved"));
