@@ -48,13 +48,15 @@ static int all_free(const struct buddy_model *m, uint32_t pfn, unsigned int orde
 	return m->prefix[pfn + (1U << order)] == m->prefix[pfn];
 }
 
+/* The largest aligned all-free blocks in [pfn, pfn + 2^order), counted by
+ * order and, with a zone, by its pageblocks' type (else as type 0). */
 static void decompose(const struct buddy_model *m, const struct zone *z, uint32_t pfn,
 		      unsigned int order, struct expect *e)
 {
 	if (pfn >= m->nr_frames)
 		return;
 	if ((uint64_t)pfn + (1U << order) <= m->nr_frames && all_free(m, pfn, order)) {
-		e->count[order][pageblock_migratetype(z, pfn)]++;
+		e->count[order][z ? pageblock_migratetype(z, pfn) : 0]++;
 		e->free_frames += 1U << order;
 		return;
 	}
@@ -107,13 +109,40 @@ static int check_list(const struct zone *z, unsigned int order, unsigned int mt,
 	return 0;
 }
 
+static void rebuild_prefix(struct buddy_model *m)
+{
+	for (uint32_t i = 0; i < m->nr_frames; i++)
+		m->prefix[i + 1] = m->prefix[i] + m->used[i];
+}
+
+void model_nr_free(struct buddy_model *m, uint64_t nr_free[NR_ORDERS])
+{
+	struct expect e;
+
+	memset(&e, 0, sizeof(e));
+	rebuild_prefix(m);
+	for (uint32_t pfn = 0; pfn < m->nr_frames; pfn += 1U << MAX_ORDER)
+		decompose(m, NULL, pfn, MAX_ORDER, &e);
+	for (unsigned int o = 0; o < NR_ORDERS; o++)
+		nr_free[o] = e.count[o][0];
+}
+
+uint64_t model_free_frames(const struct buddy_model *m)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < m->nr_frames; i++)
+		n += !m->used[i];
+	return n;
+}
+
 int model_check(struct buddy_model *m, const struct zone *z, char *msg, size_t size)
 {
 	struct expect e;
 
 	memset(&e, 0, sizeof(e));
+	rebuild_prefix(m);
 	for (uint32_t i = 0; i < m->nr_frames; i++) {
-		m->prefix[i + 1] = m->prefix[i] + m->used[i];
 		if (m->used[i] != (z->frames[i].state == FRAME_USED)) {
 			snprintf(msg, size, "frame %u: model says %s, zone says %s", i,
 				 m->used[i] ? "used" : "free",

@@ -1,4 +1,5 @@
-/* A reference model of the buddy allocator for tests: it records what
+/* A reference model of the buddy allocator (and of the lock-free one's
+ * views) for tests: it records what
  * was handed out and, from that alone, derives what the free lists must
  * hold (with full coalescing the free blocks are unique: the largest
  * aligned all-free blocks), then compares with the real zone. */
@@ -23,6 +24,11 @@ void model_destroy(struct buddy_model *m);
  * range, misaligned, overlapping a frame already handed out), else NULL. */
 const char *model_alloc(struct buddy_model *m, uint32_t pfn, unsigned int order);
 void model_free(struct buddy_model *m, uint32_t pfn, unsigned int order);
+
+/* What any allocator's views must show for the model's frames: the free
+ * blocks per order with every buddy merged, and the free frames. */
+void model_nr_free(struct buddy_model *m, uint64_t nr_free[NR_ORDERS]);
+uint64_t model_free_frames(const struct buddy_model *m);
 
 /* Compares the zone with the model; returns 0, or -1 with a message that
  * says what was expected and what was seen. */

@@ -1,0 +1,557 @@
+/* The lock-free frame allocator (see lockfree.h).
+ *
+ * Orderings between the three levels, which every path keeps:
+ *   alloc: chunk counter -n (the reservation), then the bits, then the
+ *          group counter -n;
+ *   free:  the bits, then the group counter +n, then the chunk counter +n.
+ * So a chunk's counter is never above its zero bits (a reserved frame is
+ * always there to find), and a group's counter is never below the sum of
+ * its chunks' (it cannot wrap below zero). Whole chunks (orders 9, 10)
+ * change only their entry: their bits stay zero, the HUGE flag says used.
+ *
+ * Where the buddy's ideas carry over: a chunk is a pageblock (its kind is
+ * the migratetype, claimed whole by the first allocation from a free
+ * chunk, stolen from only when nothing else is left), and the free blocks
+ * per order are what the buddy would hold with every buddy merged. Where
+ * they change: no free lists (a free block is found by scanning bits and
+ * counters, near where the thread last allocated), no splitting or
+ * merging, so an order-9 allocation or free is one compare-and-swap. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm/lockfree.h"
+
+#define NO_GROUP	UINT32_MAX
+#define LF_MAX_FRAMES	(UINT32_MAX - LF_CHUNK_FRAMES + 1)	/* PFN_NONE stays spare */
+
+static inline uint32_t entry_free(uint32_t e)
+{
+	return e & LF_CHUNK_FREE_MASK;
+}
+
+static inline enum lf_kind entry_kind(uint32_t e)
+{
+	return (enum lf_kind)(e >> LF_CHUNK_KIND_SHIFT);
+}
+
+static inline uint32_t entry_make(uint32_t free, uint32_t flags, enum lf_kind k)
+{
+	return free | flags | (uint32_t)k << LF_CHUNK_KIND_SHIFT;
+}
+
+/* What an allocation as mt takes: LF_KIND_NONE for a type one cannot
+ * allocate as. */
+static enum lf_kind kind_of(enum migratetype mt)
+{
+	switch (mt) {
+	case MIGRATE_MOVABLE: return LF_KIND_MOVABLE;
+	case MIGRATE_UNMOVABLE:
+	case MIGRATE_RECLAIMABLE: return LF_KIND_UNMOVABLE;
+	default: return LF_KIND_NONE;
+	}
+}
+
+static inline uint32_t group_of(uint32_t chunk)
+{
+	return chunk / LF_GROUP_CHUNKS;
+}
+
+static inline uint32_t group_first_chunk(uint32_t g)
+{
+	return g * LF_GROUP_CHUNKS;
+}
+
+static uint32_t group_nr_chunks(const struct lf_pool *p, uint32_t g)
+{
+	uint32_t left = p->nr_chunks - group_first_chunk(g);
+
+	return left < LF_GROUP_CHUNKS ? left : LF_GROUP_CHUNKS;
+}
+
+static void *zalloc_aligned(size_t size)
+{
+	size_t rounded = (size + 63) & ~(size_t)63;
+	void *m = aligned_alloc(64, rounded ? rounded : 64);
+
+	if (m)
+		memset(m, 0, rounded);
+	return m;
+}
+
+int lf_init(struct lf_pool *p, uint64_t nr_frames)
+{
+	memset(p, 0, sizeof(*p));
+	if (!nr_frames || nr_frames % LF_CHUNK_FRAMES || nr_frames > LF_MAX_FRAMES)
+		return -EINVAL;
+	p->nr_frames = (uint32_t)nr_frames;
+	p->nr_chunks = p->nr_frames / LF_CHUNK_FRAMES;
+	p->nr_groups = (p->nr_chunks + LF_GROUP_CHUNKS - 1) / LF_GROUP_CHUNKS;
+	p->bits = zalloc_aligned((size_t)p->nr_chunks * LF_WORDS_PER_CHUNK * sizeof(*p->bits));
+	p->chunks = zalloc_aligned((size_t)p->nr_chunks * sizeof(*p->chunks));
+	p->groups = zalloc_aligned((size_t)p->nr_groups * sizeof(*p->groups));
+	if (!p->bits || !p->chunks || !p->groups) {
+		lf_destroy(p);
+		return -ENOMEM;
+	}
+	for (uint32_t c = 0; c < p->nr_chunks; c++)
+		atomic_init(&p->chunks[c], entry_make(LF_CHUNK_FRAMES, 0, LF_KIND_NONE));
+	for (uint32_t g = 0; g < p->nr_groups; g++) {
+		atomic_init(&p->groups[g].free, group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
+		atomic_init(&p->groups[g].reserved, 0);
+	}
+	atomic_init(&p->next_group, 0);
+	return 0;
+}
+
+void lf_destroy(struct lf_pool *p)
+{
+	free(p->bits);
+	free(p->chunks);
+	free(p->groups);
+	memset(p, 0, sizeof(*p));
+}
+
+void lf_local_init(struct lf_local *l)
+{
+	for (unsigned int k = 0; k < LF_NR_KINDS; k++) {
+		l->group[k] = NO_GROUP;
+		l->chunk[k] = 0;
+	}
+}
+
+static void unreserve(struct lf_pool *p, struct lf_local *l, enum lf_kind k)
+{
+	if (l->group[k] != NO_GROUP)
+		atomic_fetch_sub_explicit(&p->groups[l->group[k]].reserved, 1, memory_order_relaxed);
+	l->group[k] = NO_GROUP;
+}
+
+void lf_local_release(struct lf_pool *p, struct lf_local *l)
+{
+	for (unsigned int k = 0; k < LF_NR_KINDS; k++)
+		unreserve(p, l, (enum lf_kind)k);
+}
+
+/* ---- single frames ---- */
+
+/* Which chunks an order-0 allocation may take a frame from. */
+enum take {
+	TAKE_OWN,	/* one of its kind */
+	TAKE_FREE,	/* a wholly free one, claimed for its kind */
+	TAKE_ANY,	/* any with a free frame: stealing, the last resort */
+};
+
+/* Reserves one frame in chunk c's counter if the chunk is one how allows. */
+static bool reserve_frame(struct lf_pool *p, uint32_t c, enum lf_kind k, enum take how)
+{
+	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed), next;
+
+	for (;;) {
+		uint32_t n = entry_free(e);
+
+		if ((e & LF_CHUNK_HUGE) || !n)
+			return false;
+		if ((how == TAKE_OWN && entry_kind(e) != k) || (how == TAKE_FREE && n != LF_CHUNK_FRAMES))
+			return false;
+		next = how == TAKE_FREE ? entry_make(n - 1, 0, k) : e - 1;
+		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e, next, memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	}
+}
+
+/* Sets a clear bit in chunk c, which holds one reserved for the caller
+ * (its counter was taken first): the frame's number. */
+static uint32_t take_bit(struct lf_pool *p, uint32_t c)
+{
+	_Atomic uint64_t *w = &p->bits[(size_t)c * LF_WORDS_PER_CHUNK];
+
+	for (;;) {
+		for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++) {
+			uint64_t v = atomic_load_explicit(&w[i], memory_order_relaxed);
+
+			while (v != ~0ULL) {
+				unsigned int b = (unsigned int)__builtin_ctzll(~v);
+
+				if (atomic_compare_exchange_weak_explicit(&w[i], &v, v | 1ULL << b,
+									  memory_order_acquire,
+									  memory_order_relaxed))
+					return c * LF_CHUNK_FRAMES + i * 64 + b;
+			}
+		}
+	}
+}
+
+static uint32_t take_frame(struct lf_pool *p, uint32_t c)
+{
+	uint32_t pfn = take_bit(p, c);
+
+	atomic_fetch_sub_explicit(&p->groups[group_of(c)].free, 1, memory_order_relaxed);
+	return pfn;
+}
+
+/* A frame from group g: chunks of k's kind first (from where l left off),
+ * then a wholly free chunk. */
+static bool frame_from_group(struct lf_pool *p, struct lf_local *l, uint32_t g, enum lf_kind k,
+			     uint32_t *pfn)
+{
+	uint32_t first = group_first_chunk(g), n = group_nr_chunks(p, g);
+	uint32_t hint = group_of(l->chunk[k]) == g ? l->chunk[k] - first : 0;
+
+	for (unsigned int how = TAKE_OWN; how <= TAKE_FREE; how++) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t c = first + (hint + i) % n;
+
+			if (reserve_frame(p, c, k, (enum take)how)) {
+				l->chunk[k] = c;
+				*pfn = take_frame(p, c);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Reserves group g for l's allocations of kind k. */
+static void reserve_group(struct lf_pool *p, struct lf_local *l, enum lf_kind k, uint32_t g)
+{
+	unreserve(p, l, k);
+	atomic_fetch_add_explicit(&p->groups[g].reserved, 1, memory_order_relaxed);
+	l->group[k] = g;
+}
+
+/* The order in which a thread looks for a new group: first partly used
+ * groups nobody allocates in (fill them before opening fresh ones, as
+ * the buddy prefers the lowest blocks), then free ones nobody allocates
+ * in, then any with a free frame. */
+static bool group_suits(const struct lf_pool *p, uint32_t g, unsigned int pass)
+{
+	uint32_t free = atomic_load_explicit(&p->groups[g].free, memory_order_relaxed);
+
+	if (!free)
+		return false;
+	if (pass < 2 && atomic_load_explicit(&p->groups[g].reserved, memory_order_relaxed))
+		return false;
+	return pass != 0 || free < group_nr_chunks(p, g) * LF_CHUNK_FRAMES;
+}
+
+static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, uint32_t *pfn)
+{
+	uint32_t start;
+
+	if (l->group[k] != NO_GROUP && frame_from_group(p, l, l->group[k], k, pfn))
+		return 0;
+	start = l->group[k] != NO_GROUP ? l->group[k] + 1 :
+		atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed);
+	for (unsigned int pass = 0; pass < 3; pass++) {
+		for (uint32_t i = 0; i < p->nr_groups; i++) {
+			uint32_t g = (start + i) % p->nr_groups;
+
+			if (!group_suits(p, g, pass))
+				continue;
+			reserve_group(p, l, k, g);
+			if (frame_from_group(p, l, g, k, pfn))
+				return 0;
+		}
+	}
+	unreserve(p, l, k);
+	/* every chunk with room is another kind's: steal a frame */
+	for (uint32_t c = 0; c < p->nr_chunks; c++) {
+		if (reserve_frame(p, c, k, TAKE_ANY)) {
+			*pfn = take_frame(p, c);
+			return 0;
+		}
+	}
+	return -ENOMEM;
+}
+
+/* ---- whole chunks ---- */
+
+/* Takes chunk c whole if it is wholly free. */
+static bool take_chunk(struct lf_pool *p, uint32_t c, uint32_t flags, enum lf_kind k)
+{
+	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+
+	while (!(e & LF_CHUNK_HUGE) && entry_free(e) == LF_CHUNK_FRAMES)
+		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e,
+							  entry_make(0, LF_CHUNK_HUGE | flags, k),
+							  memory_order_acquire, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/* Chunks one (order 9) or two (order 10, an aligned pair) in group g. */
+static bool chunks_from_group(struct lf_pool *p, uint32_t g, unsigned int order, enum lf_kind k,
+			      uint32_t *pfn)
+{
+	uint32_t first = group_first_chunk(g), n = group_nr_chunks(p, g);
+	uint32_t want = 1U << (order - LF_CHUNK_ORDER);
+
+	if (atomic_load_explicit(&p->groups[g].free, memory_order_relaxed) < want * LF_CHUNK_FRAMES)
+		return false;
+	for (uint32_t c = first; c + want <= first + n; c += want) {
+		if (want == 1) {
+			if (!take_chunk(p, c, 0, k))
+				continue;
+		} else {
+			if (!take_chunk(p, c, LF_CHUNK_PAIR_HEAD, k))
+				continue;
+			if (!take_chunk(p, c + 1, LF_CHUNK_PAIR_TAIL, k)) {
+				atomic_store_explicit(&p->chunks[c], entry_make(LF_CHUNK_FRAMES, 0, k),
+						      memory_order_release);
+				continue;
+			}
+		}
+		atomic_fetch_sub_explicit(&p->groups[g].free, want * LF_CHUNK_FRAMES, memory_order_relaxed);
+		*pfn = c * LF_CHUNK_FRAMES;
+		return true;
+	}
+	return false;
+}
+
+static int alloc_chunks(struct lf_pool *p, struct lf_local *l, unsigned int order, enum lf_kind k,
+			uint32_t *pfn)
+{
+	uint32_t start = l->group[k] != NO_GROUP ? l->group[k] : 0;
+
+	for (uint32_t i = 0; i < p->nr_groups; i++)
+		if (chunks_from_group(p, (start + i) % p->nr_groups, order, k, pfn))
+			return 0;
+	return -ENOMEM;
+}
+
+int lf_alloc(struct lf_pool *p, struct lf_local *l, unsigned int order, enum migratetype mt,
+	     uint32_t *pfn)
+{
+	enum lf_kind k = kind_of(mt);
+
+	if (k == LF_KIND_NONE || (order != 0 && order != LF_CHUNK_ORDER && order != LF_CHUNK_ORDER + 1))
+		return -EINVAL;
+	return order ? alloc_chunks(p, l, order, k, pfn) : alloc_frame(p, l, k, pfn);
+}
+
+/* ---- freeing ---- */
+
+static bool bit_set(const struct lf_pool *p, uint32_t pfn)
+{
+	return atomic_load_explicit(&p->bits[pfn / 64], memory_order_relaxed) & 1ULL << (pfn % 64);
+}
+
+static int free_frame(struct lf_pool *p, uint32_t pfn)
+{
+	uint32_t c = pfn / LF_CHUNK_FRAMES;
+	uint64_t mask = 1ULL << (pfn % 64), v;
+
+	if (atomic_load_explicit(&p->chunks[c], memory_order_relaxed) & LF_CHUNK_HUGE)
+		return -EINVAL;		/* inside a whole-chunk allocation */
+	v = atomic_load_explicit(&p->bits[pfn / 64], memory_order_relaxed);
+	do {
+		if (!(v & mask))
+			return -ENOENT;
+	} while (!atomic_compare_exchange_weak_explicit(&p->bits[pfn / 64], &v, v & ~mask,
+							memory_order_release, memory_order_relaxed));
+	atomic_fetch_add_explicit(&p->groups[group_of(c)].free, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->chunks[c], 1, memory_order_release);
+	return 0;
+}
+
+/* Why pfn is not the head of a whole-chunk allocation of this order: a
+ * frame allocated alone is the wrong order, a free one a double free. */
+static int not_whole(const struct lf_pool *p, uint32_t pfn)
+{
+	return bit_set(p, pfn) ? -EINVAL : -ENOENT;
+}
+
+static int free_chunks(struct lf_pool *p, uint32_t pfn, unsigned int order)
+{
+	uint32_t c = pfn / LF_CHUNK_FRAMES, g = group_of(c);
+	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_acquire);
+
+	for (;;) {
+		if (!(e & LF_CHUNK_HUGE))
+			return not_whole(p, pfn);
+		if (order == LF_CHUNK_ORDER && (e & (LF_CHUNK_PAIR_HEAD | LF_CHUNK_PAIR_TAIL)))
+			return -EINVAL;
+		if (order > LF_CHUNK_ORDER && !(e & LF_CHUNK_PAIR_HEAD))
+			return -EINVAL;
+		/* the group first: it may count more than its chunks, never less */
+		atomic_fetch_add_explicit(&p->groups[g].free, LF_CHUNK_FRAMES << (order - LF_CHUNK_ORDER),
+					  memory_order_relaxed);
+		if (order == LF_CHUNK_ORDER) {
+			if (atomic_compare_exchange_strong_explicit(&p->chunks[c], &e,
+					entry_make(LF_CHUNK_FRAMES, 0, entry_kind(e)),
+					memory_order_release, memory_order_acquire))
+				return 0;
+		} else {
+			/* claim the pair by its head (a racing free of it fails), then
+			 * free the tail and the head */
+			if (atomic_compare_exchange_strong_explicit(&p->chunks[c], &e,
+					entry_make(0, LF_CHUNK_HUGE, entry_kind(e)),
+					memory_order_acq_rel, memory_order_acquire)) {
+				atomic_store_explicit(&p->chunks[c + 1],
+						      entry_make(LF_CHUNK_FRAMES, 0, entry_kind(e)),
+						      memory_order_release);
+				atomic_store_explicit(&p->chunks[c],
+						      entry_make(LF_CHUNK_FRAMES, 0, entry_kind(e)),
+						      memory_order_release);
+				return 0;
+			}
+		}
+		/* someone else changed the entry: undo and look again */
+		atomic_fetch_sub_explicit(&p->groups[g].free, LF_CHUNK_FRAMES << (order - LF_CHUNK_ORDER),
+					  memory_order_relaxed);
+	}
+}
+
+int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order)
+{
+	if (order > MAX_ORDER)
+		return -EINVAL;
+	if (pfn >= p->nr_frames || pfn + (1ULL << order) > p->nr_frames)
+		return -ERANGE;
+	if (pfn & ((1U << order) - 1))
+		return -EINVAL;
+	if (order == 0)
+		return free_frame(p, pfn);
+	if (order < LF_CHUNK_ORDER)
+		return -EINVAL;		/* never allocated at that order */
+	return free_chunks(p, pfn, order);
+}
+
+/* ---- what the pool holds ---- */
+
+bool lf_frame_used(const struct lf_pool *p, uint32_t pfn)
+{
+	return (atomic_load_explicit(&p->chunks[pfn / LF_CHUNK_FRAMES], memory_order_relaxed) &
+		LF_CHUNK_HUGE) || bit_set(p, pfn);
+}
+
+uint64_t lf_free_frames(const struct lf_pool *p)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t g = 0; g < p->nr_groups; g++)
+		sum += atomic_load_explicit(&p->groups[g].free, memory_order_relaxed);
+	return sum;
+}
+
+enum lf_kind lf_chunk_kind(const struct lf_pool *p, uint32_t chunk)
+{
+	return entry_kind(atomic_load_explicit(&p->chunks[chunk], memory_order_relaxed));
+}
+
+size_t lf_metadata_bytes(const struct lf_pool *p)
+{
+	return (size_t)p->nr_chunks * (LF_WORDS_PER_CHUNK * sizeof(*p->bits) + sizeof(*p->chunks)) +
+	       (size_t)p->nr_groups * sizeof(*p->groups) + sizeof(*p);
+}
+
+/* Is [first, first + 2^order) of a chunk's words all clear? order <= 9. */
+static bool bits_clear(const uint64_t *w, uint32_t first, unsigned int order)
+{
+	if (order >= 6) {
+		for (uint32_t i = first / 64; i < (first + (1U << order)) / 64; i++)
+			if (w[i])
+				return false;
+		return true;
+	}
+	return !((w[first / 64] >> (first % 64)) & ((1ULL << (1U << order)) - 1));
+}
+
+/* The largest aligned all-free blocks in [first, first + 2^order). */
+static void count_free_blocks(const uint64_t *w, uint32_t first, unsigned int order,
+			      uint64_t nr_free[NR_ORDERS])
+{
+	if (bits_clear(w, first, order)) {
+		nr_free[order]++;
+		return;
+	}
+	if (order == 0)
+		return;
+	count_free_blocks(w, first, order - 1, nr_free);
+	count_free_blocks(w, first + (1U << (order - 1)), order - 1, nr_free);
+}
+
+static bool chunk_wholly_free(const struct lf_pool *p, uint32_t c)
+{
+	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+
+	return !(e & LF_CHUNK_HUGE) && entry_free(e) == LF_CHUNK_FRAMES;
+}
+
+void lf_nr_free(const struct lf_pool *p, uint64_t nr_free[NR_ORDERS])
+{
+	memset(nr_free, 0, NR_ORDERS * sizeof(nr_free[0]));
+	for (uint32_t c = 0; c < p->nr_chunks; c++) {
+		uint64_t w[LF_WORDS_PER_CHUNK];
+
+		if (chunk_wholly_free(p, c)) {
+			/* order 10: an aligned pair of free chunks, as buddies merge */
+			if (!(c & 1) && c + 1 < p->nr_chunks && chunk_wholly_free(p, c + 1)) {
+				nr_free[LF_CHUNK_ORDER + 1]++;
+				c++;
+			} else {
+				nr_free[LF_CHUNK_ORDER]++;
+			}
+			continue;
+		}
+		if (atomic_load_explicit(&p->chunks[c], memory_order_relaxed) & LF_CHUNK_HUGE)
+			continue;
+		for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
+			w[i] = atomic_load_explicit(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i],
+						    memory_order_relaxed);
+		count_free_blocks(w, 0, LF_CHUNK_ORDER, nr_free);
+	}
+}
+
+int lf_check(const struct lf_pool *p, char *msg, size_t len)
+{
+	for (uint32_t g = 0; g < p->nr_groups; g++) {
+		uint64_t sum = 0;
+
+		for (uint32_t c = group_first_chunk(g); c < group_first_chunk(g) + group_nr_chunks(p, g); c++) {
+			uint32_t e = atomic_load(&p->chunks[c]), zeros = 0;
+			uint32_t pair = e & (LF_CHUNK_PAIR_HEAD | LF_CHUNK_PAIR_TAIL);
+
+			for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
+				zeros += 64 - (uint32_t)__builtin_popcountll(
+					atomic_load(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i]));
+			if (entry_kind(e) >= LF_NR_KINDS) {
+				snprintf(msg, len, "chunk %u: kind %u", c, entry_kind(e));
+				return -EUCLEAN;
+			}
+			if (e & LF_CHUNK_HUGE) {
+				uint32_t other = pair == LF_CHUNK_PAIR_HEAD ? c + 1 : c - 1;
+				uint32_t want = pair == LF_CHUNK_PAIR_HEAD ? LF_CHUNK_PAIR_TAIL : LF_CHUNK_PAIR_HEAD;
+
+				if (entry_free(e) || zeros != LF_CHUNK_FRAMES) {
+					snprintf(msg, len, "chunk %u allocated whole, but counts %u free and "
+						 "%u clear bits", c, entry_free(e), zeros);
+					return -EUCLEAN;
+				}
+				if (pair && (pair == (LF_CHUNK_PAIR_HEAD | LF_CHUNK_PAIR_TAIL) ||
+					     (c & 1) != (pair == LF_CHUNK_PAIR_TAIL) || other >= p->nr_chunks ||
+					     !(atomic_load(&p->chunks[other]) & want))) {
+					snprintf(msg, len, "chunk %u: half of an order-10 block without "
+						 "its other half", c);
+					return -EUCLEAN;
+				}
+				continue;
+			}
+			if (pair || entry_free(e) != zeros) {
+				snprintf(msg, len, "chunk %u: counts %u free, has %u clear bits%s", c,
+					 entry_free(e), zeros, pair ? ", and a pair flag" : "");
+				return -EUCLEAN;
+			}
+			sum += zeros;
+		}
+		if (atomic_load(&p->groups[g].free) != sum) {
+			snprintf(msg, len, "group %u: counts %u free, its chunks %lu", g,
+				 atomic_load(&p->groups[g].free), (unsigned long)sum);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,118 @@
+/* A lock-free frame allocator, after the idea of LLFree (Wrenger et al.,
+ * "LLFree: Scalable and Optionally-Persistent Page-Frame Allocation",
+ * USENIX ATC '23); our own design and code.
+ *
+ * State, all of it changed only by atomic compare-and-swap or fetch-and-op:
+ * - one bit per frame (1: used), 512 of them per chunk (2 MiB: order 9);
+ * - an entry per chunk: its free frames, whether it is allocated whole
+ *   (order 9, or half of an order 10), and its kind (movable or not, the
+ *   way a pageblock's migratetype keeps the two apart);
+ * - per group of LF_GROUP_CHUNKS chunks (64 MiB): its free frames and a
+ *   reservation hint.
+ * Each thread (a vCPU, the compactor) has a struct lf_local and reserves a
+ * group per kind to allocate in, so threads touch different cache lines.
+ * A frame is reserved in its chunk's counter before its bit is set, and a
+ * freed frame's bit is cleared before the counter gives it back: a chunk's
+ * counter never promises a frame its bits do not have, and a whole-chunk
+ * allocation (counter 512 -> 0) can never race a single frame's.
+ *
+ * Orders 0, 9 and 10; other orders are -EINVAL. Error contract as
+ * buddy_alloc()/buddy_free() (mm/buddy.h). About 0.13 bytes of state per
+ * frame. */
+#ifndef MM_LOCKFREE_H
+#define MM_LOCKFREE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/frame.h"
+
+#define LF_CHUNK_ORDER		PAGEBLOCK_ORDER
+#define LF_CHUNK_FRAMES		(1U << LF_CHUNK_ORDER)
+#define LF_WORDS_PER_CHUNK	(LF_CHUNK_FRAMES / 64)
+#define LF_GROUP_CHUNKS		32
+#define LF_GROUP_FRAMES		(LF_GROUP_CHUNKS * LF_CHUNK_FRAMES)
+
+/* What a chunk holds, kept apart as pageblock migratetypes keep them. */
+enum lf_kind {
+	LF_KIND_NONE,		/* never allocated from */
+	LF_KIND_MOVABLE,
+	LF_KIND_UNMOVABLE,	/* MIGRATE_UNMOVABLE and MIGRATE_RECLAIMABLE */
+	LF_NR_KINDS
+};
+
+/* A chunk entry: free frames (0..512), flags, kind. */
+#define LF_CHUNK_FREE_MASK	0x3ffU
+#define LF_CHUNK_HUGE		(1U << 10)	/* allocated whole: order 9 or 10 */
+#define LF_CHUNK_PAIR_HEAD	(1U << 11)	/* first half of an order-10 block */
+#define LF_CHUNK_PAIR_TAIL	(1U << 12)	/* second half */
+#define LF_CHUNK_KIND_SHIFT	13
+
+struct lf_group {
+	_Atomic uint32_t free;		/* free frames in the group's chunks */
+	_Atomic uint32_t reserved;	/* how many locals allocate here: a hint */
+};
+
+struct lf_pool {
+	uint32_t nr_frames;
+	uint32_t nr_chunks;
+	uint32_t nr_groups;
+	_Atomic uint64_t *bits;		/* LF_WORDS_PER_CHUNK per chunk */
+	_Atomic uint32_t *chunks;	/* one entry per chunk */
+	struct lf_group *groups;
+	_Atomic uint32_t next_group;	/* where the next search for a group starts */
+};
+
+/* One thread's allocation context: the group it reserved per kind, and
+ * the chunk it took its last frame from. */
+struct lf_local {
+	uint32_t group[LF_NR_KINDS];	/* UINT32_MAX: none */
+	uint32_t chunk[LF_NR_KINDS];
+};
+
+/* Returns 0, -EINVAL when nr_frames is not a whole number of chunks, or is
+ * 0 or more than ZONE_MAX_FRAMES-like limits allow, -ENOMEM. All free. */
+int lf_init(struct lf_pool *p, uint64_t nr_frames);
+void lf_destroy(struct lf_pool *p);
+
+void lf_local_init(struct lf_local *l);
+/* Gives up l's group reservations (a thread that stops allocating). */
+void lf_local_release(struct lf_pool *p, struct lf_local *l);
+
+/* Allocates 2^order frames aligned to 2^order as mt: 0 and the first
+ * frame in *pfn, -EINVAL for an order other than 0, 9, 10 or a type that
+ * cannot be allocated, -ENOMEM when nothing fits. Any thread, at any time,
+ * each with its own l. */
+int lf_alloc(struct lf_pool *p, struct lf_local *l, unsigned int order, enum migratetype mt,
+	     uint32_t *pfn);
+
+/* Frees what lf_alloc() returned. 0, or, changing nothing: -EINVAL for a
+ * bad order, a misaligned frame, a frame that is not the start of an
+ * allocation of that order; -ERANGE for a frame outside the pool; -ENOENT
+ * for a frame that is not allocated (double free). */
+int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order);
+
+/* Is frame pfn allocated (as a frame or in a whole chunk)? A snapshot. */
+bool lf_frame_used(const struct lf_pool *p, uint32_t pfn);
+
+/* Free frames: the sum of the groups' counters (exact when quiet). */
+uint64_t lf_free_frames(const struct lf_pool *p);
+
+/* Free blocks per order as the buddy would have them with every buddy
+ * merged (the largest aligned all-free blocks), so buddyinfo and the
+ * fragmentation indices mean what the kernel means. A snapshot. */
+void lf_nr_free(const struct lf_pool *p, uint64_t nr_free[NR_ORDERS]);
+
+/* A chunk's kind (enum lf_kind) and whether it is allocated whole. */
+enum lf_kind lf_chunk_kind(const struct lf_pool *p, uint32_t chunk);
+
+/* Bytes of allocation state: bitfield, chunk entries, groups. */
+size_t lf_metadata_bytes(const struct lf_pool *p);
+
+/* Checks, with no allocation in flight, that every counter matches the
+ * bits and flags. 0, or -EUCLEAN with what is wrong in msg. */
+int lf_check(const struct lf_pool *p, char *msg, size_t len);
+
+#endif
