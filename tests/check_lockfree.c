@@ -328,33 +328,38 @@ END_TEST
  * chunks rather than refused. */
 START_TEST(test_kinds_apart)
 {
+	static uint32_t held[FRAMES / LF_CHUNK_FRAMES][2];	/* frames per chunk and kind */
 	struct lf_local l[2];
 	struct lf_pool p;
 	uint32_t n = 0, pfn;
-	bool stolen = false;
+	bool mixed = false;
 	unsigned int seed = 7;
 
+	memset(held, 0, sizeof(held));
 	ck_assert_int_eq(lf_init(&p, FRAMES), 0);
 	lf_local_init(&l[0]);
 	lf_local_init(&l[1]);
 	for (;;) {
-		enum migratetype mt = rand_r(&seed) % 3 ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE;
-		enum lf_kind want = mt == MIGRATE_MOVABLE ? LF_KIND_MOVABLE : LF_KIND_UNMOVABLE;
+		unsigned int movable = rand_r(&seed) % 3 != 0;
 		uint64_t nr_free[NR_ORDERS];
+		uint32_t c;
 
 		lf_nr_free(&p, nr_free);
-		if (lf_alloc(&p, &l[n & 1], 0, mt, &pfn))
+		if (lf_alloc(&p, &l[n & 1], 0, movable ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE, &pfn))
 			break;
 		n++;
-		if (lf_chunk_kind(&p, pfn / LF_CHUNK_FRAMES) != want) {
+		c = pfn / LF_CHUNK_FRAMES;
+		held[c][movable]++;
+		if (held[c][!movable]) {
 			ck_assert_msg(!nr_free[9] && !nr_free[10],
-				      "frame %u of kind %d taken from another kind's chunk with %lu free "
-				      "chunks left", pfn, want, (unsigned long)(nr_free[9] + 2 * nr_free[10]));
-			stolen = true;
+				      "frame %u (movable %u) put beside the other kind's in chunk %u with "
+				      "%lu free chunks left", pfn, movable, c,
+				      (unsigned long)(nr_free[9] + 2 * nr_free[10]));
+			mixed = true;
 		}
 	}
 	ck_assert_uint_eq(n, FRAMES);
-	ck_assert(stolen);
+	ck_assert_msg(mixed, "a full pool of both kinds without a chunk holding both");
 	assert_consistent(&p);
 	lf_destroy(&p);
 }
