@@ -50,9 +50,10 @@ enum lf_kind {
 #define LF_CHUNK_PAIR_TAIL	(1U << 12)	/* second half */
 #define LF_CHUNK_KIND_SHIFT	13
 
+/* A cache line each: threads in different groups share no line. */
 struct lf_group {
-	_Atomic uint32_t free;		/* free frames in the group's chunks */
-	_Atomic uint32_t reserved;	/* how many locals allocate here: a hint */
+	_Alignas(64) _Atomic uint32_t free;	/* free frames in the group's chunks */
+	_Atomic uint32_t reserved;		/* how many locals allocate here: a hint */
 };
 
 struct lf_pool {
