@@ -26,16 +26,6 @@
 #define NO_GROUP	UINT32_MAX
 #define LF_MAX_FRAMES	(UINT32_MAX - LF_CHUNK_FRAMES + 1)	/* PFN_NONE stays spare */
 
-static inline uint32_t entry_free(uint32_t e)
-{
-	return e & LF_CHUNK_FREE_MASK;
-}
-
-static inline enum lf_kind entry_kind(uint32_t e)
-{
-	return (enum lf_kind)(e >> LF_CHUNK_KIND_SHIFT);
-}
-
 static inline uint32_t entry_make(uint32_t free, uint32_t flags, enum lf_kind k)
 {
 	return free | flags | (uint32_t)k << LF_CHUNK_KIND_SHIFT;
@@ -149,11 +139,11 @@ static bool reserve_frame(struct lf_pool *p, uint32_t c, enum lf_kind k, enum ta
 	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed), next;
 
 	for (;;) {
-		uint32_t n = entry_free(e);
+		uint32_t n = lf_entry_free(e);
 
-		if ((e & LF_CHUNK_HUGE) || !n)
+		if ((e & (LF_CHUNK_HUGE | LF_CHUNK_ISOLATED)) || !n)
 			return false;
-		if ((how == TAKE_OWN && entry_kind(e) != k) || (how == TAKE_FREE && n != LF_CHUNK_FRAMES))
+		if ((how == TAKE_OWN && lf_entry_kind(e) != k) || (how == TAKE_FREE && n != LF_CHUNK_FRAMES))
 			return false;
 		next = how == TAKE_FREE ? entry_make(n - 1, 0, k) : e - 1;
 		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e, next, memory_order_acquire,
@@ -274,7 +264,7 @@ static bool take_chunk(struct lf_pool *p, uint32_t c, uint32_t flags, enum lf_ki
 {
 	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
 
-	while (!(e & LF_CHUNK_HUGE) && entry_free(e) == LF_CHUNK_FRAMES)
+	while (!(e & (LF_CHUNK_HUGE | LF_CHUNK_ISOLATED)) && lf_entry_free(e) == LF_CHUNK_FRAMES)
 		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e,
 							  entry_make(0, LF_CHUNK_HUGE | flags, k),
 							  memory_order_acquire, memory_order_relaxed))
@@ -332,6 +322,34 @@ int lf_alloc(struct lf_pool *p, struct lf_local *l, unsigned int order, enum mig
 	return order ? alloc_chunks(p, l, order, k, pfn) : alloc_frame(p, l, k, pfn);
 }
 
+int lf_alloc_in_chunk(struct lf_pool *p, uint32_t c, enum migratetype mt, uint32_t *pfn)
+{
+	enum lf_kind k = kind_of(mt);
+
+	if (k == LF_KIND_NONE || c >= p->nr_chunks)
+		return -EINVAL;
+	if (!reserve_frame(p, c, k, TAKE_OWN) && !reserve_frame(p, c, k, TAKE_FREE))
+		return -ENOMEM;
+	*pfn = take_frame(p, c);
+	return 0;
+}
+
+bool lf_isolate_chunk(struct lf_pool *p, uint32_t c)
+{
+	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+
+	while (!(e & (LF_CHUNK_HUGE | LF_CHUNK_ISOLATED)))
+		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e, e | LF_CHUNK_ISOLATED,
+							  memory_order_acq_rel, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+void lf_unisolate_chunk(struct lf_pool *p, uint32_t c)
+{
+	atomic_fetch_and_explicit(&p->chunks[c], ~LF_CHUNK_ISOLATED, memory_order_release);
+}
+
 /* ---- freeing ---- */
 
 static bool bit_set(const struct lf_pool *p, uint32_t pfn)
@@ -381,20 +399,20 @@ static int free_chunks(struct lf_pool *p, uint32_t pfn, unsigned int order)
 					  memory_order_relaxed);
 		if (order == LF_CHUNK_ORDER) {
 			if (atomic_compare_exchange_strong_explicit(&p->chunks[c], &e,
-					entry_make(LF_CHUNK_FRAMES, 0, entry_kind(e)),
+					entry_make(LF_CHUNK_FRAMES, 0, lf_entry_kind(e)),
 					memory_order_release, memory_order_acquire))
 				return 0;
 		} else {
 			/* claim the pair by its head (a racing free of it fails), then
 			 * free the tail and the head */
 			if (atomic_compare_exchange_strong_explicit(&p->chunks[c], &e,
-					entry_make(0, LF_CHUNK_HUGE, entry_kind(e)),
+					entry_make(0, LF_CHUNK_HUGE, lf_entry_kind(e)),
 					memory_order_acq_rel, memory_order_acquire)) {
 				atomic_store_explicit(&p->chunks[c + 1],
-						      entry_make(LF_CHUNK_FRAMES, 0, entry_kind(e)),
+						      entry_make(LF_CHUNK_FRAMES, 0, lf_entry_kind(e)),
 						      memory_order_release);
 				atomic_store_explicit(&p->chunks[c],
-						      entry_make(LF_CHUNK_FRAMES, 0, entry_kind(e)),
+						      entry_make(LF_CHUNK_FRAMES, 0, lf_entry_kind(e)),
 						      memory_order_release);
 				return 0;
 			}
@@ -439,7 +457,7 @@ uint64_t lf_free_frames(const struct lf_pool *p)
 
 enum lf_kind lf_chunk_kind(const struct lf_pool *p, uint32_t chunk)
 {
-	return entry_kind(atomic_load_explicit(&p->chunks[chunk], memory_order_relaxed));
+	return lf_entry_kind(atomic_load_explicit(&p->chunks[chunk], memory_order_relaxed));
 }
 
 size_t lf_metadata_bytes(const struct lf_pool *p)
@@ -478,7 +496,7 @@ static bool chunk_wholly_free(const struct lf_pool *p, uint32_t c)
 {
 	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
 
-	return !(e & LF_CHUNK_HUGE) && entry_free(e) == LF_CHUNK_FRAMES;
+	return !(e & LF_CHUNK_HUGE) && lf_entry_free(e) == LF_CHUNK_FRAMES;
 }
 
 void lf_nr_free(const struct lf_pool *p, uint64_t nr_free[NR_ORDERS])
@@ -518,17 +536,17 @@ int lf_check(const struct lf_pool *p, char *msg, size_t len)
 			for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
 				zeros += 64 - (uint32_t)__builtin_popcountll(
 					atomic_load(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i]));
-			if (entry_kind(e) >= LF_NR_KINDS) {
-				snprintf(msg, len, "chunk %u: kind %u", c, entry_kind(e));
+			if (lf_entry_kind(e) >= LF_NR_KINDS) {
+				snprintf(msg, len, "chunk %u: kind %u", c, lf_entry_kind(e));
 				return -EUCLEAN;
 			}
 			if (e & LF_CHUNK_HUGE) {
 				uint32_t other = pair == LF_CHUNK_PAIR_HEAD ? c + 1 : c - 1;
 				uint32_t want = pair == LF_CHUNK_PAIR_HEAD ? LF_CHUNK_PAIR_TAIL : LF_CHUNK_PAIR_HEAD;
 
-				if (entry_free(e) || zeros != LF_CHUNK_FRAMES) {
+				if (lf_entry_free(e) || zeros != LF_CHUNK_FRAMES) {
 					snprintf(msg, len, "chunk %u allocated whole, but counts %u free and "
-						 "%u clear bits", c, entry_free(e), zeros);
+						 "%u clear bits", c, lf_entry_free(e), zeros);
 					return -EUCLEAN;
 				}
 				if (pair && (pair == (LF_CHUNK_PAIR_HEAD | LF_CHUNK_PAIR_TAIL) ||
@@ -540,9 +558,9 @@ int lf_check(const struct lf_pool *p, char *msg, size_t len)
 				}
 				continue;
 			}
-			if (pair || entry_free(e) != zeros) {
+			if (pair || lf_entry_free(e) != zeros) {
 				snprintf(msg, len, "chunk %u: counts %u free, has %u clear bits%s", c,
-					 entry_free(e), zeros, pair ? ", and a pair flag" : "");
+					 lf_entry_free(e), zeros, pair ? ", and a pair flag" : "");
 				return -EUCLEAN;
 			}
 			sum += zeros;

@@ -48,7 +48,9 @@ enum lf_kind {
 #define LF_CHUNK_HUGE		(1U << 10)	/* allocated whole: order 9 or 10 */
 #define LF_CHUNK_PAIR_HEAD	(1U << 11)	/* first half of an order-10 block */
 #define LF_CHUNK_PAIR_TAIL	(1U << 12)	/* second half */
-#define LF_CHUNK_KIND_SHIFT	13
+#define LF_CHUNK_ISOLATED	(1U << 13)	/* being cleared: nothing is allocated in it */
+#define LF_CHUNK_KIND_SHIFT	14
+#define LF_CHUNK_KIND_MASK	3U
 
 /* A cache line each: threads in different groups share no line. */
 struct lf_group {
@@ -94,6 +96,35 @@ int lf_alloc(struct lf_pool *p, struct lf_local *l, unsigned int order, enum mig
  * allocation of that order; -ERANGE for a frame outside the pool; -ENOENT
  * for a frame that is not allocated (double free). */
 int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order);
+
+/* Allocates a frame in chunk c as mt, when c is of mt's kind or wholly
+ * free (then claimed for it), not isolated and not allocated whole: the
+ * compaction free scanner's way to take a destination, by the same atomic
+ * steps as lf_alloc(). 0, -ENOMEM when c has no such frame, -EINVAL for a
+ * bad type or chunk. */
+int lf_alloc_in_chunk(struct lf_pool *p, uint32_t c, enum migratetype mt, uint32_t *pfn);
+
+/* Isolates chunk c (MIGRATE_ISOLATE for a pageblock): no allocation takes
+ * a frame in it until lf_unisolate_chunk(); frees still come back. false
+ * when it is allocated whole or isolated already. */
+bool lf_isolate_chunk(struct lf_pool *p, uint32_t c);
+void lf_unisolate_chunk(struct lf_pool *p, uint32_t c);
+
+/* Chunk c's entry, a snapshot: free frames, flags, kind. */
+static inline uint32_t lf_chunk_entry(const struct lf_pool *p, uint32_t c)
+{
+	return atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+}
+
+static inline uint32_t lf_entry_free(uint32_t e)
+{
+	return e & LF_CHUNK_FREE_MASK;
+}
+
+static inline enum lf_kind lf_entry_kind(uint32_t e)
+{
+	return (enum lf_kind)((e >> LF_CHUNK_KIND_SHIFT) & LF_CHUNK_KIND_MASK);
+}
 
 /* Is frame pfn allocated (as a frame or in a whole chunk)? A snapshot. */
 bool lf_frame_used(const struct lf_pool *p, uint32_t pfn);
