@@ -131,6 +131,7 @@ enum take {
 	TAKE_OWN,	/* one of its kind */
 	TAKE_FREE,	/* a wholly free one, claimed for its kind */
 	TAKE_ANY,	/* any with a free frame: stealing, the last resort */
+	TAKE_TARGET,	/* one of its kind in use: a compaction destination */
 };
 
 /* Reserves one frame in chunk c's counter if the chunk is one how allows. */
@@ -143,7 +144,8 @@ static bool reserve_frame(struct lf_pool *p, uint32_t c, enum lf_kind k, enum ta
 
 		if ((e & (LF_CHUNK_HUGE | LF_CHUNK_ISOLATED)) || !n)
 			return false;
-		if ((how == TAKE_OWN && lf_entry_kind(e) != k) || (how == TAKE_FREE && n != LF_CHUNK_FRAMES))
+		if (((how == TAKE_OWN || how == TAKE_TARGET) && lf_entry_kind(e) != k) ||
+		    (how == TAKE_FREE && n != LF_CHUNK_FRAMES) || (how == TAKE_TARGET && n == LF_CHUNK_FRAMES))
 			return false;
 		next = how == TAKE_FREE ? entry_make(n - 1, 0, k) : e - 1;
 		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e, next, memory_order_acquire,
@@ -328,9 +330,33 @@ int lf_alloc_in_chunk(struct lf_pool *p, uint32_t c, enum migratetype mt, uint32
 
 	if (k == LF_KIND_NONE || c >= p->nr_chunks)
 		return -EINVAL;
-	if (!reserve_frame(p, c, k, TAKE_OWN) && !reserve_frame(p, c, k, TAKE_FREE))
+	if (!reserve_frame(p, c, k, TAKE_TARGET))
 		return -ENOMEM;
 	*pfn = take_frame(p, c);
+	return 0;
+}
+
+int lf_alloc_at(struct lf_pool *p, uint32_t pfn, enum migratetype mt)
+{
+	enum lf_kind k = kind_of(mt);
+	uint32_t c = pfn / LF_CHUNK_FRAMES;
+	uint64_t mask = 1ULL << (pfn % 64), v;
+
+	if (k == LF_KIND_NONE || pfn >= p->nr_frames)
+		return -EINVAL;
+	if (!reserve_frame(p, c, k, TAKE_OWN) && !reserve_frame(p, c, k, TAKE_FREE) &&
+	    !reserve_frame(p, c, k, TAKE_ANY))
+		return -EBUSY;
+	v = atomic_load_explicit(&p->bits[pfn / 64], memory_order_relaxed);
+	do {
+		if (v & mask) {
+			/* taken: give the reservation back (no bit was set for it) */
+			atomic_fetch_add_explicit(&p->chunks[c], 1, memory_order_release);
+			return -EBUSY;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&p->bits[pfn / 64], &v, v | mask,
+							memory_order_acquire, memory_order_relaxed));
+	atomic_fetch_sub_explicit(&p->groups[group_of(c)].free, 1, memory_order_relaxed);
 	return 0;
 }
 

@@ -97,12 +97,19 @@ int lf_alloc(struct lf_pool *p, struct lf_local *l, unsigned int order, enum mig
  * for a frame that is not allocated (double free). */
 int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order);
 
-/* Allocates a frame in chunk c as mt, when c is of mt's kind or wholly
- * free (then claimed for it), not isolated and not allocated whole: the
- * compaction free scanner's way to take a destination, by the same atomic
- * steps as lf_alloc(). 0, -ENOMEM when c has no such frame, -EINVAL for a
- * bad type or chunk. */
+/* Allocates a frame in chunk c as mt, when c is of mt's kind and in use,
+ * not isolated and not allocated whole: the compaction free scanner's way
+ * to take a destination (never in a wholly free chunk, as the kernel's
+ * suitable_migration_target() refuses a free pageblock), by the same
+ * atomic steps as lf_alloc(). 0, -ENOMEM when c has no such frame,
+ * -EINVAL for a bad type or chunk. */
 int lf_alloc_in_chunk(struct lf_pool *p, uint32_t c, enum migratetype mt, uint32_t *pfn);
+
+/* Allocates frame pfn itself as mt (in a chunk of mt's kind, a wholly
+ * free one, or, failing both, any): to rebuild a given layout, as a
+ * benchmark copying another allocator's state does. 0, -EBUSY when it is
+ * used or its chunk is allocated whole or isolated, -EINVAL. */
+int lf_alloc_at(struct lf_pool *p, uint32_t pfn, enum migratetype mt);
 
 /* Isolates chunk c (MIGRATE_ISOLATE for a pageblock): no allocation takes
  * a frame in it until lf_unisolate_chunk(); frees still come back. false

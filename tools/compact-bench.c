@@ -2,7 +2,9 @@
  * policy, each on its own copy of the same starting pool, with a mover
  * that does nothing: what it measures is the policies themselves - frames
  * moved against the lower bound, free 2 MiB blocks won, frames scanned,
- * and the engine's own time. */
+ * and the engine's own time - on the buddy and on the lock-free allocator
+ * (the same layout: every used frame at the same place, as the same type,
+ * chunks of the pageblocks' kinds). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 
 #include "lib/cli.h"
+#include "mm/lf_compact.h"
 #include "mm/minmove.h"
 #include "mm/scenario.h"
 
@@ -20,7 +23,7 @@ struct state {
 };
 
 struct row {
-	const char *scenario, *policy;
+	const char *scenario, *allocator, *policy;
 	uint64_t frames, used, before, after, moved, bound, mscan, fscan;
 	double wall_ms;
 };
@@ -92,6 +95,7 @@ static void run_policy(const struct state *start, const char *scenario, const ch
 		die("copy", strerror(ENOMEM));
 	compactor_init(&c, &st.zone, &st.p2m, null_mover, NULL);
 	row->scenario = scenario;
+	row->allocator = "buddy";
 	row->policy = policy;
 	row->frames = zone_nr_frames(&st.zone);
 	row->used = zone_nr_frames(&st.zone) - zone_free_frames(&st.zone);
@@ -111,35 +115,126 @@ static void run_policy(const struct state *start, const char *scenario, const ch
 	buddy_destroy(&st.zone);
 }
 
+/* ---- the same layout on the lock-free allocator ---- */
+
+struct lf_state {
+	struct lf_pool pool;
+	uint8_t *movable;	/* per frame: what the buddy's compaction could move */
+};
+
+/* Every used frame of the buddy's pool at the same place in a lock-free
+ * pool; in each chunk the frames of its pageblock's kind first, so the
+ * chunk takes that kind, as the pageblock has it. */
+static void lf_build(struct lf_state *lf, const struct zone *z)
+{
+	uint32_t frames = zone_nr_frames(z);
+
+	if (lf_init(&lf->pool, frames) || !(lf->movable = calloc(frames, 1)))
+		die("lock-free pool", strerror(ENOMEM));
+	for (uint32_t c = 0; c < frames / LF_CHUNK_FRAMES; c++) {
+		bool pb_movable = pageblock_migratetype(z, c * LF_CHUNK_FRAMES) == MIGRATE_MOVABLE;
+
+		for (int pass = 0; pass < 2; pass++) {
+			for (uint32_t pfn = c * LF_CHUNK_FRAMES; pfn < (c + 1) * LF_CHUNK_FRAMES; pfn++) {
+				const struct frame *f = &z->frames[pfn];
+
+				if (f->state != FRAME_USED || ((f->mt == MIGRATE_MOVABLE) == pb_movable) == pass)
+					continue;
+				if (lf_alloc_at(&lf->pool, pfn, (enum migratetype)f->mt))
+					die("lock-free pool", "cannot take a frame the buddy has used");
+				lf->movable[pfn] = frame_is_movable(f);
+			}
+		}
+	}
+}
+
+static void lf_free_state(struct lf_state *lf)
+{
+	lf_destroy(&lf->pool);
+	free(lf->movable);
+}
+
+/* The mover that does nothing, but refuses what the buddy would not move. */
+static int lf_null_migrate(void *arg, uint32_t src, uint32_t dst)
+{
+	uint8_t *movable = arg;
+
+	if (!movable[src])
+		return -EBUSY;
+	movable[src] = 0;
+	movable[dst] = 1;
+	return 0;
+}
+
+static void run_lf_policy(const struct zone *start, const char *scenario, const char *policy,
+			  uint64_t target, struct row *row)
+{
+	struct lf_compact_stats st;
+	struct lf_state lf;
+	uint64_t bound_k;
+
+	lf_build(&lf, start);
+	row->scenario = scenario;
+	row->allocator = "lockfree";
+	row->policy = policy;
+	row->frames = lf.pool.nr_frames;
+	row->used = lf.pool.nr_frames - lf_free_frames(&lf.pool);
+	if (!strcmp(policy, "twoscanner"))
+		lf_compact_scanners(&lf.pool, lf_null_migrate, lf.movable, &st);
+	else
+		lf_compact_minmove(&lf.pool, target, lf_null_migrate, lf.movable, &st);
+	row->before = st.free_chunks_before;
+	row->after = st.free_chunks_after;
+	row->moved = st.moved;
+	row->mscan = st.scanned;
+	row->fscan = 0;		/* the free side takes frames by their counters */
+	row->wall_ms = st.ns / 1e6;
+	bound_k = row->after;
+	lf_free_state(&lf);
+	lf_build(&lf, start);
+	row->bound = lf_compact_lower_bound(&lf.pool, bound_k);
+	lf_free_state(&lf);
+}
+
 static void print_row(const struct row *r, int csv)
 {
 	if (csv) {
-		printf("%s,%s,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%.1f\n", r->scenario, r->policy,
+		printf("%s,%s,%s,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%.1f\n", r->scenario, r->allocator, r->policy,
 		       (unsigned long)r->frames, (unsigned long)r->used, (unsigned long)r->before,
 		       (unsigned long)r->after, (unsigned long)r->moved, (unsigned long)r->bound,
 		       (unsigned long)r->mscan, (unsigned long)r->fscan, r->wall_ms);
 		return;
 	}
-	printf("%-12s %-12s %8lu %8lu %7lu %7lu %9lu %9lu %6.3f %10lu %10lu %9.1f\n",
-	       r->scenario, r->policy, (unsigned long)r->frames, (unsigned long)r->used,
+	printf("%-12s %-9s %-12s %8lu %8lu %7lu %7lu %9lu %9lu %6.3f %10lu %10lu %9.1f\n",
+	       r->scenario, r->allocator, r->policy, (unsigned long)r->frames, (unsigned long)r->used,
 	       (unsigned long)r->before, (unsigned long)r->after, (unsigned long)r->moved,
 	       (unsigned long)r->bound, r->bound ? (double)r->moved / r->bound : 0.0,
 	       (unsigned long)r->mscan, (unsigned long)r->fscan, r->wall_ms);
 }
 
-static void bench(const char *name, const struct state *start, int csv)
+static void bench(const char *name, const struct state *start, int csv, bool buddy, bool lockfree)
 {
 	struct row two, mm, mmax;
 
-	run_policy(start, name, "twoscanner", 0, &two);
-	print_row(&two, csv);
-	run_policy(start, name, "minmove", two.after, &mm);
-	print_row(&mm, csv);
-	run_policy(start, name, "minmove-max", MINMOVE_MAX, &mmax);
-	print_row(&mmax, csv);
-	if (!csv)
-		printf("%-12s twoscanner engine cost: %.1f ns per frame scanned\n", name,
-		       two.mscan + two.fscan ? two.wall_ms * 1e6 / (double)(two.mscan + two.fscan) : 0.0);
+	if (buddy) {
+		run_policy(start, name, "twoscanner", 0, &two);
+		print_row(&two, csv);
+		run_policy(start, name, "minmove", two.after, &mm);
+		print_row(&mm, csv);
+		run_policy(start, name, "minmove-max", MINMOVE_MAX, &mmax);
+		print_row(&mmax, csv);
+		if (!csv)
+			printf("%-12s twoscanner engine cost: %.1f ns per frame scanned\n", name,
+			       two.mscan + two.fscan ? two.wall_ms * 1e6 / (double)(two.mscan + two.fscan) : 0.0);
+	}
+	if (lockfree) {
+		run_lf_policy(&start->zone, name, "twoscanner", 0, &two);
+		print_row(&two, csv);
+		run_lf_policy(&start->zone, name, "minmove", two.after, &mm);
+		print_row(&mm, csv);
+		run_lf_policy(&start->zone, name, "minmove-max", UINT64_MAX, &mmax);
+		print_row(&mmax, csv);
+	}
 	fflush(stdout);
 }
 
@@ -147,11 +242,13 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: compact-bench [--scenario NAME|all] [--trace FILE] [--frames N] [--seed S]\n"
-		"                     [--csv] [--write-trace FILE]\n"
+		"                     [--allocator buddy|lockfree|all] [--csv] [--write-trace FILE]\n"
 		"Scenarios: alternating, random, aged (default: all). Policies: twoscanner\n"
 		"(Linux's two scanners, full compaction), minmove (fewest moves for the\n"
 		"twoscanner's free-block count), minmove-max (as many free blocks as it can).\n"
-		"--write-trace FILE writes the scenario's operations as a trace (one scenario).\n");
+		"--write-trace FILE writes the scenario's operations as a trace (one scenario).\n"
+		"--allocator: the policies on the buddy, on the lock-free allocator (the same\n"
+		"layout, its compaction on bitfields: mm/lf_compact.c), or both (default).\n");
 }
 
 int main(int argc, char **argv)
@@ -163,12 +260,14 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ "write-trace", required_argument, NULL, 'w' },
+		{ "allocator", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *scenario = "all", *trace = NULL, *write_trace = NULL;
 	unsigned long frames = 1048576;
 	unsigned long long seed = 1;
+	bool buddy = true, lockfree = true;
 	int csv = 0, c;
 	char *end;
 
@@ -190,6 +289,12 @@ int main(int argc, char **argv)
 			break;
 		case 'c': csv = 1; break;
 		case 'w': write_trace = optarg; break;
+		case 'a':
+			buddy = !strcmp(optarg, "buddy") || !strcmp(optarg, "all");
+			lockfree = !strcmp(optarg, "lockfree") || !strcmp(optarg, "all");
+			if (!buddy && !lockfree)
+				die("--allocator", "buddy, lockfree or all");
+			break;
 		case 'h': return cli_usage_exit(usage, true);
 		default: return cli_usage_exit(usage, false);
 		}
@@ -200,10 +305,11 @@ int main(int argc, char **argv)
 	if (write_trace && !trace && !strcmp(scenario, "all"))
 		die("--write-trace", "name one --scenario to write");
 	if (csv)
-		printf("scenario,policy,frames,used_frames,blocks_free_before,blocks_free_after,"
+		printf("scenario,allocator,policy,frames,used_frames,blocks_free_before,blocks_free_after,"
 		       "frames_moved,lower_bound_moves,migrate_scanned,free_scanned,wall_ms\n");
 	else
-		printf("%-12s %-12s %8s %8s %7s %7s %9s %9s %6s %10s %10s %9s\n", "scenario", "policy",
+		printf("%-12s %-9s %-12s %8s %8s %7s %7s %9s %9s %6s %10s %10s %9s\n", "scenario",
+		       "allocator", "policy",
 		       "frames", "used", "free2M<", "free2M>", "moved", "bound", "ratio",
 		       "mig_scan", "free_scan", "wall_ms");
 	for (unsigned int i = 0; scenario_names[i] || trace; i++) {
@@ -213,7 +319,8 @@ int main(int argc, char **argv)
 		if (!trace && strcmp(scenario, "all") && strcmp(scenario, name))
 			continue;
 		build(&st, (uint32_t)frames, name, trace, seed, write_trace);
-		bench(trace ? (strrchr(trace, '/') ? strrchr(trace, '/') + 1 : trace) : name, &st, csv);
+		bench(trace ? (strrchr(trace, '/') ? strrchr(trace, '/') + 1 : trace) : name, &st, csv,
+		      buddy, lockfree);
 		p2m_destroy(&st.p2m);
 		buddy_destroy(&st.zone);
 		if (trace)
