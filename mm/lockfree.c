@@ -197,7 +197,8 @@ static bool frame_from_group(struct lf_pool *p, struct lf_local *l, uint32_t g, 
 			uint32_t c = first + (hint + i) % n;
 
 			if (reserve_frame(p, c, k, (enum take)how)) {
-				l->chunk[k] = c;
+				if (l->chunk[k] != c)
+					l->chunk[k] = c;	/* no store when it stays */
 				*pfn = take_frame(p, c);
 				return true;
 			}
@@ -303,14 +304,23 @@ static bool chunks_from_group(struct lf_pool *p, uint32_t g, unsigned int order,
 	return false;
 }
 
+/* Whole chunks from l's group first, then the next groups; the group that
+ * had one becomes l's, so threads taking chunks keep to their own. */
 static int alloc_chunks(struct lf_pool *p, struct lf_local *l, unsigned int order, enum lf_kind k,
 			uint32_t *pfn)
 {
-	uint32_t start = l->group[k] != NO_GROUP ? l->group[k] : 0;
+	uint32_t start = l->group[k] != NO_GROUP ? l->group[k] :
+			 atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed) % p->nr_groups;
 
-	for (uint32_t i = 0; i < p->nr_groups; i++)
-		if (chunks_from_group(p, (start + i) % p->nr_groups, order, k, pfn))
+	for (uint32_t i = 0; i < p->nr_groups; i++) {
+		uint32_t g = (start + i) % p->nr_groups;
+
+		if (chunks_from_group(p, g, order, k, pfn)) {
+			if (l->group[k] != g)
+				reserve_group(p, l, k, g);
 			return 0;
+		}
+	}
 	return -ENOMEM;
 }
 

@@ -69,9 +69,10 @@ struct lf_pool {
 };
 
 /* One thread's allocation context: the group it reserved per kind, and
- * the chunk it took its last frame from. */
+ * the chunk it took its last frame from. Written by its thread's
+ * allocations: a cache line of its own, or threads slow each other. */
 struct lf_local {
-	uint32_t group[LF_NR_KINDS];	/* UINT32_MAX: none */
+	_Alignas(64) uint32_t group[LF_NR_KINDS];	/* UINT32_MAX: none */
 	uint32_t chunk[LF_NR_KINDS];
 };
 
