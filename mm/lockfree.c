@@ -90,8 +90,10 @@ int lf_init(struct lf_pool *p, uint64_t nr_frames)
 	for (uint32_t g = 0; g < p->nr_groups; g++) {
 		atomic_init(&p->groups[g].free, group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
 		atomic_init(&p->groups[g].reserved, 0);
+		atomic_init(&p->groups[g].owner, 0);
 	}
 	atomic_init(&p->next_group, 0);
+	atomic_init(&p->nr_locals, 0);
 	return 0;
 }
 
@@ -109,6 +111,7 @@ void lf_local_init(struct lf_local *l)
 		l->group[k] = NO_GROUP;
 		l->chunk[k] = 0;
 	}
+	l->id = 0;
 }
 
 static void unreserve(struct lf_pool *p, struct lf_local *l, enum lf_kind k)
@@ -212,22 +215,32 @@ static void reserve_group(struct lf_pool *p, struct lf_local *l, enum lf_kind k,
 {
 	unreserve(p, l, k);
 	atomic_fetch_add_explicit(&p->groups[g].reserved, 1, memory_order_relaxed);
+	if (!l->id)
+		l->id = atomic_fetch_add_explicit(&p->nr_locals, 1, memory_order_relaxed) + 1;
+	if (atomic_load_explicit(&p->groups[g].owner, memory_order_relaxed) != l->id)
+		atomic_store_explicit(&p->groups[g].owner, l->id, memory_order_relaxed);
 	l->group[k] = g;
 }
 
 /* The order in which a thread looks for a new group: first partly used
- * groups nobody allocates in (fill them before opening fresh ones, as
- * the buddy prefers the lowest blocks), then free ones nobody allocates
- * in, then any with a free frame. */
-static bool group_suits(const struct lf_pool *p, uint32_t g, unsigned int pass)
+ * groups nobody allocates in that it had before (its own frees went
+ * there: taking them back touches no other thread's lines), then any
+ * partly used ones nobody allocates in (fill them before opening fresh
+ * ones, as the buddy prefers the lowest blocks), then free ones nobody
+ * allocates in, then any with a free frame. */
+#define GROUP_PASSES	4
+static bool group_suits(const struct lf_pool *p, const struct lf_local *l, uint32_t g,
+			unsigned int pass)
 {
 	uint32_t free = atomic_load_explicit(&p->groups[g].free, memory_order_relaxed);
 
 	if (!free)
 		return false;
-	if (pass < 2 && atomic_load_explicit(&p->groups[g].reserved, memory_order_relaxed))
+	if (pass < 3 && atomic_load_explicit(&p->groups[g].reserved, memory_order_relaxed))
 		return false;
-	return pass != 0 || free < group_nr_chunks(p, g) * LF_CHUNK_FRAMES;
+	if (pass == 0 && (!l->id || atomic_load_explicit(&p->groups[g].owner, memory_order_relaxed) != l->id))
+		return false;
+	return pass > 1 || free < group_nr_chunks(p, g) * LF_CHUNK_FRAMES;
 }
 
 static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, uint32_t *pfn)
@@ -238,11 +251,11 @@ static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, ui
 		return 0;
 	start = l->group[k] != NO_GROUP ? l->group[k] + 1 :
 		atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed);
-	for (unsigned int pass = 0; pass < 3; pass++) {
+	for (unsigned int pass = 0; pass < GROUP_PASSES; pass++) {
 		for (uint32_t i = 0; i < p->nr_groups; i++) {
 			uint32_t g = (start + i) % p->nr_groups;
 
-			if (!group_suits(p, g, pass))
+			if (!group_suits(p, l, g, pass))
 				continue;
 			reserve_group(p, l, k, g);
 			if (frame_from_group(p, l, g, k, pfn))

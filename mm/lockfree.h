@@ -56,6 +56,8 @@ enum lf_kind {
 struct lf_group {
 	_Alignas(64) _Atomic uint32_t free;	/* free frames in the group's chunks */
 	_Atomic uint32_t reserved;		/* how many locals allocate here: a hint */
+	_Atomic uint32_t owner;			/* the local that last reserved it: its
+						 * frees come back here (a hint) */
 };
 
 struct lf_pool {
@@ -66,6 +68,7 @@ struct lf_pool {
 	_Atomic uint32_t *chunks;	/* one entry per chunk */
 	struct lf_group *groups;
 	_Atomic uint32_t next_group;	/* where the next search for a group starts */
+	_Atomic uint32_t nr_locals;	/* ids handed to lf_locals */
 };
 
 /* One thread's allocation context: the group it reserved per kind, and
@@ -74,6 +77,7 @@ struct lf_pool {
 struct lf_local {
 	_Alignas(64) uint32_t group[LF_NR_KINDS];	/* UINT32_MAX: none */
 	uint32_t chunk[LF_NR_KINDS];
+	uint32_t id;			/* from the pool at its first reservation; 0: none yet */
 };
 
 /* Returns 0, -EINVAL when nr_frames is not a whole number of chunks, or is
