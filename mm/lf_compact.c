@@ -38,7 +38,8 @@ static void move_one(struct lf_pool *p, lf_migrate_fn migrate, void *arg, uint32
 		st->failed++;
 		return;
 	}
-	lf_free(p, src, 0);
+	if (lf_free(p, src, 0))
+		st->free_failed++;
 	st->moved++;
 }
 
@@ -75,7 +76,8 @@ void lf_compact_scanners(struct lf_pool *p, lf_migrate_fn migrate, void *arg,
 	for (uint32_t c = 0; c < top; c++) {
 		if (!migrate_source(p, c))
 			continue;
-		for (unsigned int w = 0; w < LF_WORDS_PER_CHUNK && c < top; w++) {
+		/* (looked at again per word: the chunk may be another kind's by now) */
+		for (unsigned int w = 0; w < LF_WORDS_PER_CHUNK && c < top && migrate_source(p, c); w++) {
 			uint64_t used = atomic_load_explicit(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + w],
 							     memory_order_relaxed);
 
@@ -206,6 +208,11 @@ void lf_compact_minmove(struct lf_pool *p, uint64_t target, lf_migrate_fn migrat
 
 		if (!lf_isolate_chunk(p, cost[i].chunk))
 			continue;	/* taken whole meanwhile */
+		if (lf_entry_kind(lf_chunk_entry(p, cost[i].chunk)) != LF_KIND_MOVABLE) {
+			/* emptied and claimed by another kind since the survey */
+			lf_unisolate_chunk(p, cost[i].chunk);
+			continue;
+		}
 		done = clear_chunk(p, cost[i].chunk, cost, k, &dst_at, migrate, arg, st);
 		lf_unisolate_chunk(p, cost[i].chunk);
 		if (!done)

@@ -14,12 +14,17 @@
 
 /* Moves what frame src holds to frame dst (allocated for it). 0, or a
  * negative errno when src cannot move (pinned, unmovable, or freed by its
- * owner meanwhile); then dst is given back. */
+ * owner meanwhile); then dst is given back. The callback is the judge of
+ * what may move: the allocator keeps no type per frame (a frame stolen
+ * into a movable chunk, or one allocated in a chunk that became another
+ * kind's between a scan and the move, reaches it too). */
 typedef int (*lf_migrate_fn)(void *arg, uint32_t src, uint32_t dst);
 
 struct lf_compact_stats {
 	uint64_t moved;			/* frames moved */
 	uint64_t failed;		/* moves the callback refused */
+	uint64_t free_failed;		/* sources the callback moved that were no
+					 * single-frame allocation: a callback bug */
 	uint64_t scanned;		/* used frames the migrate side looked at */
 	uint64_t free_chunks_before;	/* wholly free chunks when it began */
 	uint64_t free_chunks_after;	/* and when it ended */

@@ -249,8 +249,8 @@ static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, ui
 
 	if (l->group[k] != NO_GROUP && frame_from_group(p, l, l->group[k], k, pfn))
 		return 0;
-	start = l->group[k] != NO_GROUP ? l->group[k] + 1 :
-		atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed);
+	start = (l->group[k] != NO_GROUP ? l->group[k] + 1 :
+		 atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed)) % p->nr_groups;
 	for (unsigned int pass = 0; pass < GROUP_PASSES; pass++) {
 		for (uint32_t i = 0; i < p->nr_groups; i++) {
 			uint32_t g = (start + i) % p->nr_groups;
@@ -275,17 +275,38 @@ static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, ui
 
 /* ---- whole chunks ---- */
 
-/* Takes chunk c whole if it is wholly free. */
-static bool take_chunk(struct lf_pool *p, uint32_t c, uint32_t flags, enum lf_kind k)
+/* Takes chunk c whole if it is wholly free, with flags; what its entry was
+ * goes to *was. */
+static bool take_chunk(struct lf_pool *p, uint32_t c, uint32_t flags, enum lf_kind k, uint32_t *was)
 {
 	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
 
 	while (!(e & (LF_CHUNK_HUGE | LF_CHUNK_ISOLATED)) && lf_entry_free(e) == LF_CHUNK_FRAMES)
 		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e,
 							  entry_make(0, LF_CHUNK_HUGE | flags, k),
-							  memory_order_acquire, memory_order_relaxed))
+							  memory_order_acquire, memory_order_relaxed)) {
+			*was = e;
 			return true;
+		}
 	return false;
+}
+
+/* An aligned pair of wholly free chunks from c: the head taken busy (no
+ * other call accepts it), then the tail, then the head made a pair's; a
+ * tail that is not free gives the head back as it was. */
+static bool take_pair(struct lf_pool *p, uint32_t c, enum lf_kind k)
+{
+	uint32_t head, tail;
+
+	if (!take_chunk(p, c, LF_CHUNK_PAIR_BUSY, k, &head))
+		return false;
+	if (!take_chunk(p, c + 1, LF_CHUNK_PAIR_TAIL, k, &tail)) {
+		atomic_store_explicit(&p->chunks[c], head, memory_order_release);
+		return false;
+	}
+	atomic_store_explicit(&p->chunks[c], entry_make(0, LF_CHUNK_HUGE | LF_CHUNK_PAIR_HEAD, k),
+			      memory_order_release);
+	return true;
 }
 
 /* Chunks one (order 9) or two (order 10, an aligned pair) in group g. */
@@ -293,23 +314,13 @@ static bool chunks_from_group(struct lf_pool *p, uint32_t g, unsigned int order,
 			      uint32_t *pfn)
 {
 	uint32_t first = group_first_chunk(g), n = group_nr_chunks(p, g);
-	uint32_t want = 1U << (order - LF_CHUNK_ORDER);
+	uint32_t want = 1U << (order - LF_CHUNK_ORDER), was;
 
 	if (atomic_load_explicit(&p->groups[g].free, memory_order_relaxed) < want * LF_CHUNK_FRAMES)
 		return false;
 	for (uint32_t c = first; c + want <= first + n; c += want) {
-		if (want == 1) {
-			if (!take_chunk(p, c, 0, k))
-				continue;
-		} else {
-			if (!take_chunk(p, c, LF_CHUNK_PAIR_HEAD, k))
-				continue;
-			if (!take_chunk(p, c + 1, LF_CHUNK_PAIR_TAIL, k)) {
-				atomic_store_explicit(&p->chunks[c], entry_make(LF_CHUNK_FRAMES, 0, k),
-						      memory_order_release);
-				continue;
-			}
-		}
+		if (want == 1 ? !take_chunk(p, c, 0, k, &was) : !take_pair(p, c, k))
+			continue;
 		atomic_fetch_sub_explicit(&p->groups[g].free, want * LF_CHUNK_FRAMES, memory_order_relaxed);
 		*pfn = c * LF_CHUNK_FRAMES;
 		return true;
@@ -364,17 +375,27 @@ int lf_alloc_at(struct lf_pool *p, uint32_t pfn, enum migratetype mt)
 	enum lf_kind k = kind_of(mt);
 	uint32_t c = pfn / LF_CHUNK_FRAMES;
 	uint64_t mask = 1ULL << (pfn % 64), v;
+	uint32_t before;
 
-	if (k == LF_KIND_NONE || pfn >= p->nr_frames)
+	if (k == LF_KIND_NONE)
 		return -EINVAL;
+	if (pfn >= p->nr_frames)
+		return -ERANGE;
+	before = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
 	if (!reserve_frame(p, c, k, TAKE_OWN) && !reserve_frame(p, c, k, TAKE_FREE) &&
 	    !reserve_frame(p, c, k, TAKE_ANY))
 		return -EBUSY;
 	v = atomic_load_explicit(&p->bits[pfn / 64], memory_order_relaxed);
 	do {
 		if (v & mask) {
-			/* taken: give the reservation back (no bit was set for it) */
-			atomic_fetch_add_explicit(&p->chunks[c], 1, memory_order_release);
+			/* taken: give the reservation back (no bit was set for
+			 * it), and a wholly free chunk's kind as it was */
+			uint32_t claimed = entry_make(LF_CHUNK_FRAMES - 1, 0, k);
+
+			if (lf_entry_free(before) != LF_CHUNK_FRAMES ||
+			    !atomic_compare_exchange_strong_explicit(&p->chunks[c], &claimed, before,
+								     memory_order_release, memory_order_relaxed))
+				atomic_fetch_add_explicit(&p->chunks[c], 1, memory_order_release);
 			return -EBUSY;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&p->bits[pfn / 64], &v, v | mask,
@@ -385,8 +406,11 @@ int lf_alloc_at(struct lf_pool *p, uint32_t pfn, enum migratetype mt)
 
 bool lf_isolate_chunk(struct lf_pool *p, uint32_t c)
 {
-	uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+	uint32_t e;
 
+	if (c >= p->nr_chunks)
+		return false;
+	e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
 	while (!(e & (LF_CHUNK_HUGE | LF_CHUNK_ISOLATED)))
 		if (atomic_compare_exchange_weak_explicit(&p->chunks[c], &e, e | LF_CHUNK_ISOLATED,
 							  memory_order_acq_rel, memory_order_relaxed))
@@ -396,7 +420,8 @@ bool lf_isolate_chunk(struct lf_pool *p, uint32_t c)
 
 void lf_unisolate_chunk(struct lf_pool *p, uint32_t c)
 {
-	atomic_fetch_and_explicit(&p->chunks[c], ~LF_CHUNK_ISOLATED, memory_order_release);
+	if (c < p->nr_chunks)
+		atomic_fetch_and_explicit(&p->chunks[c], ~LF_CHUNK_ISOLATED, memory_order_release);
 }
 
 /* ---- freeing ---- */
@@ -439,10 +464,12 @@ static int free_chunks(struct lf_pool *p, uint32_t pfn, unsigned int order)
 	for (;;) {
 		if (!(e & LF_CHUNK_HUGE))
 			return not_whole(p, pfn);
-		if (order == LF_CHUNK_ORDER && (e & (LF_CHUNK_PAIR_HEAD | LF_CHUNK_PAIR_TAIL)))
-			return -EINVAL;
+		if (order == LF_CHUNK_ORDER && (e & LF_CHUNK_PAIR_BUSY))
+			return -EINVAL;		/* half of a pair */
+		if (order > LF_CHUNK_ORDER && (e & LF_CHUNK_PAIR_BUSY) == LF_CHUNK_PAIR_BUSY)
+			return -ENOENT;		/* being built or freed: not the caller's */
 		if (order > LF_CHUNK_ORDER && !(e & LF_CHUNK_PAIR_HEAD))
-			return -EINVAL;
+			return -EINVAL;		/* an order-9 block */
 		/* the group first: it may count more than its chunks, never less */
 		atomic_fetch_add_explicit(&p->groups[g].free, LF_CHUNK_FRAMES << (order - LF_CHUNK_ORDER),
 					  memory_order_relaxed);
@@ -452,10 +479,11 @@ static int free_chunks(struct lf_pool *p, uint32_t pfn, unsigned int order)
 					memory_order_release, memory_order_acquire))
 				return 0;
 		} else {
-			/* claim the pair by its head (a racing free of it fails), then
-			 * free the tail and the head */
+			/* claim the pair by making its head busy (a racing free of
+			 * it, at either order, is refused), then free the tail and
+			 * the head; no other call changes either meanwhile */
 			if (atomic_compare_exchange_strong_explicit(&p->chunks[c], &e,
-					entry_make(0, LF_CHUNK_HUGE, lf_entry_kind(e)),
+					entry_make(0, LF_CHUNK_HUGE | LF_CHUNK_PAIR_BUSY, lf_entry_kind(e)),
 					memory_order_acq_rel, memory_order_acquire)) {
 				atomic_store_explicit(&p->chunks[c + 1],
 						      entry_make(LF_CHUNK_FRAMES, 0, lf_entry_kind(e)),
@@ -482,8 +510,8 @@ int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order)
 		return -EINVAL;
 	if (order == 0)
 		return free_frame(p, pfn);
-	if (order < LF_CHUNK_ORDER)
-		return -EINVAL;		/* never allocated at that order */
+	if (order < LF_CHUNK_ORDER)	/* never allocated at that order */
+		return lf_frame_used(p, pfn) ? -EINVAL : -ENOENT;
 	return free_chunks(p, pfn, order);
 }
 
@@ -491,8 +519,8 @@ int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order)
 
 bool lf_frame_used(const struct lf_pool *p, uint32_t pfn)
 {
-	return (atomic_load_explicit(&p->chunks[pfn / LF_CHUNK_FRAMES], memory_order_relaxed) &
-		LF_CHUNK_HUGE) || bit_set(p, pfn);
+	return pfn < p->nr_frames && ((atomic_load_explicit(&p->chunks[pfn / LF_CHUNK_FRAMES], memory_order_relaxed) &
+		LF_CHUNK_HUGE) || bit_set(p, pfn));
 }
 
 uint64_t lf_free_frames(const struct lf_pool *p)
@@ -506,6 +534,8 @@ uint64_t lf_free_frames(const struct lf_pool *p)
 
 enum lf_kind lf_chunk_kind(const struct lf_pool *p, uint32_t chunk)
 {
+	if (chunk >= p->nr_chunks)
+		return LF_KIND_NONE;
 	return lf_entry_kind(atomic_load_explicit(&p->chunks[chunk], memory_order_relaxed));
 }
 

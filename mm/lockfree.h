@@ -16,7 +16,9 @@
  * counter never promises a frame its bits do not have, and a whole-chunk
  * allocation (counter 512 -> 0) can never race a single frame's.
  *
- * Orders 0, 9 and 10; other orders are -EINVAL. Error contract as
+ * Orders 0, 9 and 10 are allocated; others are -EINVAL (a free at one
+ * of them answers as the buddy would for a block never allocated at that
+ * order: -ENOENT if the frame is free, -EINVAL if not). Error contract as
  * buddy_alloc()/buddy_free() (mm/buddy.h). About 0.13 bytes of state per
  * frame. */
 #ifndef MM_LOCKFREE_H
@@ -48,6 +50,10 @@ enum lf_kind {
 #define LF_CHUNK_HUGE		(1U << 10)	/* allocated whole: order 9 or 10 */
 #define LF_CHUNK_PAIR_HEAD	(1U << 11)	/* first half of an order-10 block */
 #define LF_CHUNK_PAIR_TAIL	(1U << 12)	/* second half */
+#define LF_CHUNK_PAIR_BUSY	(LF_CHUNK_PAIR_HEAD | LF_CHUNK_PAIR_TAIL)
+						/* on a head: the pair is being built or
+						 * freed, and no call but that one's
+						 * changes or accepts it */
 #define LF_CHUNK_ISOLATED	(1U << 13)	/* being cleared: nothing is allocated in it */
 #define LF_CHUNK_KIND_SHIFT	14
 #define LF_CHUNK_KIND_MASK	3U
@@ -113,16 +119,18 @@ int lf_alloc_in_chunk(struct lf_pool *p, uint32_t c, enum migratetype mt, uint32
 /* Allocates frame pfn itself as mt (in a chunk of mt's kind, a wholly
  * free one, or, failing both, any): to rebuild a given layout, as a
  * benchmark copying another allocator's state does. 0, -EBUSY when it is
- * used or its chunk is allocated whole or isolated, -EINVAL. */
+ * used or its chunk is allocated whole or isolated (nothing changed),
+ * -ERANGE outside the pool, -EINVAL for a type one cannot allocate as. */
 int lf_alloc_at(struct lf_pool *p, uint32_t pfn, enum migratetype mt);
 
 /* Isolates chunk c (MIGRATE_ISOLATE for a pageblock): no allocation takes
- * a frame in it until lf_unisolate_chunk(); frees still come back. false
- * when it is allocated whole or isolated already. */
+ * a frame in it until lf_unisolate_chunk() (but one that reserved its frame
+ * just before may still complete); frees still come back. false when it is
+ * allocated whole, isolated already, or not in the pool. */
 bool lf_isolate_chunk(struct lf_pool *p, uint32_t c);
 void lf_unisolate_chunk(struct lf_pool *p, uint32_t c);
 
-/* Chunk c's entry, a snapshot: free frames, flags, kind. */
+/* Chunk c's entry (c < nr_chunks), a snapshot: free frames, flags, kind. */
 static inline uint32_t lf_chunk_entry(const struct lf_pool *p, uint32_t c)
 {
 	return atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
@@ -138,7 +146,8 @@ static inline enum lf_kind lf_entry_kind(uint32_t e)
 	return (enum lf_kind)((e >> LF_CHUNK_KIND_SHIFT) & LF_CHUNK_KIND_MASK);
 }
 
-/* Is frame pfn allocated (as a frame or in a whole chunk)? A snapshot. */
+/* Is frame pfn allocated (as a frame or in a whole chunk)? A snapshot;
+ * false outside the pool. */
 bool lf_frame_used(const struct lf_pool *p, uint32_t pfn);
 
 /* Free frames: the sum of the groups' counters (exact when quiet). */
