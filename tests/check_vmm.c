@@ -109,6 +109,21 @@ START_TEST(test_two_vcpus_at_once)
 }
 END_TEST
 
+/* More vCPUs than the guest library has stacks for: the extra ones stop at
+ * once instead of running on memory past the stacks, and the program is
+ * told how many run. */
+START_TEST(test_vcpus_past_the_library)
+{
+	struct vmm_result r;
+
+	run_vmm(&r, 60, 0, 0, "run", guest_path("smp"), "--cpus", "20", "--args", "count=1", NULL);
+	ck_ran(r, 0);
+	ck_has(r.out, "report: nr_cpus 16");
+	ck_has(r.out, "report: secondaries 15");
+	vmm_result_free(&r);
+}
+END_TEST
+
 static const struct {
 	const char *mode, *why;
 } crashes[] = {
@@ -661,6 +676,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_exit_code, 0, 4);
 	tcase_add_test(tc, test_assert_reports_file_line);
 	tcase_add_test(tc, test_two_vcpus_at_once);
+	tcase_add_test(tc, test_vcpus_past_the_library);
 	tcase_add_loop_test(tc, test_crash_reported, 0, 3);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_guest_messages_tamed);

@@ -12,7 +12,7 @@
 #include "vmdefrag_abi.h"
 
 #define VMD_STACK_SIZE	65536
-#define VMD_GUEST_MAX_VCPUS 16
+#define VMD_GUEST_MAX_VCPUS 16	/* more stop at once; vmd_info.nr_cpus counts these */
 
 struct vmd_info {
 	uint64_t mem_bytes;

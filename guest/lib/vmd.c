@@ -136,7 +136,8 @@ void vmd_start(unsigned int cpu, unsigned int nr_cpus)
 		vmd_request(VMD_OP_INFO, 0, 0, 0, out);
 		vmd_info.mem_bytes = out[0];
 		vmd_info.tsc_khz = out[1];
-		vmd_info.nr_cpus = out[2];
+		/* the ones past the library's stacks stopped in _start */
+		vmd_info.nr_cpus = out[2] < VMD_GUEST_MAX_VCPUS ? out[2] : VMD_GUEST_MAX_VCPUS;
 		vmd_info.heap_start = out[3];
 		vmd_info.host_frame = out[4];
 		vmd_info.plug_bytes = out[5];
