@@ -515,6 +515,43 @@ int lf_free(struct lf_pool *p, uint32_t pfn, unsigned int order)
 	return free_chunks(p, pfn, order);
 }
 
+/* Sets every bit of chunk c: its frames become single allocations. */
+static void set_all_bits(struct lf_pool *p, uint32_t c)
+{
+	for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
+		atomic_store_explicit(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i], ~0ULL,
+				      memory_order_relaxed);
+}
+
+int lf_split(struct lf_pool *p, uint32_t pfn)
+{
+	uint32_t c = pfn / LF_CHUNK_FRAMES, e, pair;
+
+	if (pfn >= p->nr_frames)
+		return -ERANGE;
+	e = atomic_load_explicit(&p->chunks[c], memory_order_acquire);
+	if (!(e & LF_CHUNK_HUGE))
+		return bit_set(p, pfn) ? 0 : -ENOENT;	/* a frame of its own already, or free */
+	pair = e & LF_CHUNK_PAIR_BUSY;
+	if (pfn % LF_CHUNK_FRAMES || pair == LF_CHUNK_PAIR_TAIL)
+		return -EINVAL;		/* not the head of the allocation */
+	if (pair == LF_CHUNK_PAIR_BUSY)
+		return -ENOENT;		/* a pair being built or freed: not the caller's */
+	/* busy while the bits are set: every other call refuses it meanwhile */
+	if (!atomic_compare_exchange_strong_explicit(&p->chunks[c], &e,
+			entry_make(0, LF_CHUNK_HUGE | LF_CHUNK_PAIR_BUSY, lf_entry_kind(e)),
+			memory_order_acq_rel, memory_order_acquire))
+		return -ENOENT;		/* freed meanwhile: it was not the caller's */
+	set_all_bits(p, c);
+	if (pair) {
+		set_all_bits(p, c + 1);
+		atomic_store_explicit(&p->chunks[c + 1], entry_make(0, 0, lf_entry_kind(e)),
+				      memory_order_release);
+	}
+	atomic_store_explicit(&p->chunks[c], entry_make(0, 0, lf_entry_kind(e)), memory_order_release);
+	return 0;
+}
+
 /* ---- what the pool holds ---- */
 
 bool lf_frame_used(const struct lf_pool *p, uint32_t pfn)

@@ -146,6 +146,14 @@ static inline enum lf_kind lf_entry_kind(uint32_t e)
 	return (enum lf_kind)((e >> LF_CHUNK_KIND_SHIFT) & LF_CHUNK_KIND_MASK);
 }
 
+/* split_page() for whole chunks: the order-9 or order-10 allocation at
+ * pfn becomes order-0 allocations of every frame in it (their bits set,
+ * the counters 0), so they can be freed or moved one by one. 0; or,
+ * changing nothing, -ERANGE outside the pool, -ENOENT for a free frame,
+ * -EINVAL for a frame inside a whole-chunk allocation but not its head
+ * (as buddy_split(); a frame allocated alone is split already: 0). */
+int lf_split(struct lf_pool *p, uint32_t pfn);
+
 /* Is frame pfn allocated (as a frame or in a whole chunk)? A snapshot;
  * false outside the pool. */
 bool lf_frame_used(const struct lf_pool *p, uint32_t pfn);

@@ -68,16 +68,17 @@ static void compare_with_model(struct lf_pool *p, struct buddy_model *m)
 			      (unsigned long)got[o], (unsigned long)want[o]);
 }
 
-/* Random allocations of orders 0, 9 and 10 as either kind and frees of
- * what is held, until the pool has been full and empty again; the frames,
- * counters and free blocks per order match the model throughout. */
+/* Random allocations of orders 0, 9 and 10 as either kind, splits of
+ * whole chunks into frames, and frees of what is held, until the pool has
+ * been full and empty again; the frames, counters and free blocks per
+ * order match the model throughout. */
 START_TEST(test_against_model)
 {
 	static struct held held[FRAMES];
 	struct buddy_model m;
 	struct lf_local l;
 	struct lf_pool p;
-	unsigned int nr = 0, seed = 1234 + (unsigned int)_i, full = 0;
+	unsigned int nr = 0, seed = 1234 + (unsigned int)_i, full = 0, splits = 0;
 
 	ck_assert_int_eq(lf_init(&p, FRAMES), 0);
 	model_init(&m, FRAMES);
@@ -86,7 +87,15 @@ START_TEST(test_against_model)
 		/* the pool fills in the first half, empties in the second */
 		bool alloc = (unsigned int)rand_r(&seed) % 100 < (op < 20000 ? 70U : 30U);
 
-		if (alloc || !nr) {
+		if (!alloc && nr && held[nr - 1].order >= 9 && rand_r(&seed) % 4 == 0) {
+			/* split the newest whole block: its frames held one by one */
+			struct held b = held[--nr];
+
+			ck_assert_int_eq(lf_split(&p, b.pfn), 0);
+			splits++;
+			for (uint32_t i = 0; i < 1U << b.order; i++)
+				held[nr++] = (struct held){ b.pfn + i, 0 };
+		} else if (alloc || !nr) {
 			unsigned int r = (unsigned int)rand_r(&seed) % 100;
 			unsigned int order = r < 90 ? 0 : r < 97 ? 9 : 10;
 			enum migratetype mt = r & 1 ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE;
@@ -114,6 +123,7 @@ START_TEST(test_against_model)
 	}
 	compare_with_model(&p, &m);
 	ck_assert_msg(full > 0, "the pool never filled");
+	ck_assert_msg(splits > 0, "no block was split");
 	while (nr--) {
 		ck_assert_int_eq(lf_free(&p, held[nr].pfn, held[nr].order), 0);
 		model_free(&m, held[nr].pfn, held[nr].order);
@@ -175,6 +185,11 @@ static int either_alloc(struct either *a, unsigned int order, enum migratetype m
 static int either_free(struct either *a, uint32_t pfn, unsigned int order)
 {
 	return a->lockfree ? lf_free(&a->p, pfn, order) : buddy_free(&a->z, pfn, order);
+}
+
+static int either_split(struct either *a, uint32_t pfn)
+{
+	return a->lockfree ? lf_split(&a->p, pfn) : buddy_split(&a->z, pfn);
 }
 
 static bool either_used(struct either *a, uint32_t pfn)
@@ -305,6 +320,45 @@ START_TEST(test_bad_alloc_as_buddy)
 		ck_assert_int_eq(either_alloc(&a, 0, MIGRATE_TYPES, &pfn), -EINVAL);
 		ck_assert_uint_eq(pfn, 77);
 		ck_assert(either_state(&a) == before);
+		either_destroy(&a);
+	}
+}
+END_TEST
+
+/* split_page(): what buddy_split() answers, and a split block's frames
+ * then freed one by one, each exactly once. */
+START_TEST(test_split_as_buddy)
+{
+	for (int lockfree = 0; lockfree < 2; lockfree++) {
+		const char *who = lockfree ? "lock-free" : "buddy";
+		struct either a;
+		struct handles h;
+		uint64_t before;
+
+		either_setup(&a, lockfree, &h);
+		before = either_state(&a);
+		ck_assert_msg(either_split(&a, h.never) == -ENOENT, "%s: split of a free frame", who);
+		ck_assert_msg(either_split(&a, h.chunk + 1) == -EINVAL, "%s: split inside a chunk", who);
+		ck_assert_msg(either_split(&a, h.pair + LF_CHUNK_FRAMES) == -EINVAL, "%s: split of a "
+			      "pair's second half", who);
+		ck_assert_msg(either_split(&a, FRAMES) == -ERANGE, "%s: split past the pool", who);
+		ck_assert_msg(either_state(&a) == before, "%s: a refused split changed it", who);
+		ck_assert_int_eq(either_split(&a, h.frame), 0);
+		ck_assert_int_eq(either_split(&a, h.chunk), 0);
+		ck_assert_int_eq(either_split(&a, h.pair), 0);
+		/* the blocks' frames are single allocations now */
+		ck_assert_int_eq(either_free(&a, h.chunk, 9), -EINVAL);
+		ck_assert_int_eq(either_free(&a, h.pair, 10), -EINVAL);
+		for (uint32_t i = 0; i < LF_CHUNK_FRAMES; i++)
+			if (either_free(&a, h.chunk + i, 0))
+				ck_abort_msg("%s: frame %u of a split chunk", who, i);
+		for (uint32_t i = 0; i < 2 * LF_CHUNK_FRAMES; i++)
+			if (either_free(&a, h.pair + i, 0))
+				ck_abort_msg("%s: frame %u of a split pair", who, i);
+		ck_assert_int_eq(either_free(&a, h.pair + 700, 0), -ENOENT);
+		ck_assert_int_eq(either_free(&a, h.frame, 0), 0);
+		if (lockfree)
+			assert_consistent(&a.p);
 		either_destroy(&a);
 	}
 }
@@ -602,6 +656,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_alloc_as_buddy);
 	tcase_add_test(tc, test_small_orders_refused);
 	tcase_add_test(tc, test_out_of_pool);
+	tcase_add_test(tc, test_split_as_buddy);
 	tcase_add_test(tc, test_pair_strangers_refused);
 	tcase_add_test(tc, test_pair_busy_untouchable);
 	tcase_add_test(tc, test_kinds_apart);
