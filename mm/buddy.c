@@ -133,7 +133,7 @@ int buddy_init(struct zone *z, uint64_t nr_frames)
 	return buddy_init_pageblock(z, nr_frames, PAGEBLOCK_ORDER);
 }
 
-int buddy_init_pageblock(struct zone *z, uint64_t nr_frames, unsigned int pageblock_order)
+int zone_init_frames(struct zone *z, uint64_t nr_frames, unsigned int pageblock_order)
 {
 	uint64_t pb_frames = 1ULL << pageblock_order;
 
@@ -158,7 +158,16 @@ int buddy_init_pageblock(struct zone *z, uint64_t nr_frames, unsigned int pagebl
 		for (unsigned int t = 0; t < MIGRATE_TYPES; t++)
 			z->free_area[o].head[t] = PFN_NONE;
 	pthread_mutex_init(&z->lock, NULL);
+	z->free_frames = z->nr_frames;
+	return 0;
+}
 
+int buddy_init_pageblock(struct zone *z, uint64_t nr_frames, unsigned int pageblock_order)
+{
+	int err = zone_init_frames(z, nr_frames, pageblock_order);
+
+	if (err)
+		return err;
 	/* Hand the whole pool to the allocator in the largest aligned blocks,
 	 * as memblock_free_pages() does at boot. */
 	for (uint32_t pfn = 0; pfn < z->nr_frames;) {
@@ -169,7 +178,6 @@ int buddy_init_pageblock(struct zone *z, uint64_t nr_frames, unsigned int pagebl
 		list_add(z, pfn, order, MIGRATE_MOVABLE, true);
 		pfn += 1U << order;
 	}
-	z->free_frames = z->nr_frames;
 	return 0;
 }
 
@@ -191,7 +199,7 @@ static void expand(struct zone *z, uint32_t pfn, unsigned int low, unsigned int 
 	}
 }
 
-static void mark_allocated(struct zone *z, uint32_t pfn, unsigned int order, enum migratetype mt)
+void frames_mark_used(struct zone *z, uint32_t pfn, unsigned int order, enum migratetype mt)
 {
 	uint32_t n = 1U << order;
 
@@ -386,7 +394,7 @@ int buddy_alloc(struct zone *z, unsigned int order, enum migratetype mt, uint32_
 		pfn = rmqueue_steal(z, order, mt);
 	if (pfn == PFN_NONE)
 		return -ENOMEM;
-	mark_allocated(z, pfn, order, mt);
+	frames_mark_used(z, pfn, order, mt);
 	*out = pfn;
 	return 0;
 }
@@ -443,22 +451,35 @@ unsigned int zone_lock_sites(const struct zone *z, struct zone_lock_site *out, u
 	return n;
 }
 
-int buddy_free(struct zone *z, uint32_t pfn, unsigned int order)
+void frames_mark_free(struct zone *z, uint32_t pfn, uint32_t n)
 {
-	uint32_t n = 1U << (order > MAX_ORDER ? 0 : order);
-	int err = check_allocation(z, pfn, order);
-
-	if (err)
-		return err;
-	for (uint32_t i = 0; i < n; i++)
-		if (z->frames[pfn + i].flags & FRAME_PINNED)
-			return -EBUSY;
 	for (uint32_t i = 0; i < n; i++) {
 		frame_clear_flag(z, pfn + i, FRAME_HUGE);
 		z->frames[pfn + i].state = FRAME_FREE;
 		z->frames[pfn + i].flags = 0;
 	}
 	z->free_frames += n;
+}
+
+int frames_check_free(const struct zone *z, uint32_t pfn, unsigned int order)
+{
+	int err = check_allocation(z, pfn, order);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < (1U << order); i++)
+		if (z->frames[pfn + i].flags & FRAME_PINNED)
+			return -EBUSY;
+	return 0;
+}
+
+int buddy_free(struct zone *z, uint32_t pfn, unsigned int order)
+{
+	int err = frames_check_free(z, pfn, order);
+
+	if (err)
+		return err;
+	frames_mark_free(z, pfn, 1U << order);
 	free_one(z, pfn, order, pageblock_migratetype(z, pfn));
 	return 0;
 }
@@ -503,7 +524,7 @@ int buddy_isolate_free(struct zone *z, uint32_t pfn)
 		return -EINVAL;
 	order = z->frames[pfn].order;
 	list_del(z, pfn);
-	mark_allocated(z, pfn, order, MIGRATE_MOVABLE);
+	frames_mark_used(z, pfn, order, MIGRATE_MOVABLE);
 	return 0;
 }
 

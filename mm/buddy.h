@@ -40,7 +40,23 @@ struct zone_lock_site {
 	uint64_t total_ns, min_ns, max_ns;
 };
 
+/* Which allocator owns the zone's free frames (mm/zone_alloc.h). */
+enum zone_allocator {
+	ZONE_BUDDY,		/* free lists through the descriptors: this file */
+	ZONE_LOCKFREE,		/* bitfields and counters: mm/lockfree.h */
+	NR_ZONE_ALLOCATORS
+};
+
+struct lf_pool;
+struct lf_local;
+struct lf_view;
+
 struct zone {
+	enum zone_allocator allocator;
+	struct lf_pool *lf;			/* ZONE_LOCKFREE: the free frames */
+	struct lf_local *lf_local;		/* and its context, the lock held */
+	struct lf_view *lf_view;		/* its free blocks per order, counted
+						 * from the bits (mm/zone_alloc.c) */
 	unsigned int pageblock_order;		/* PAGEBLOCK_ORDER but in tests */
 	struct frame *frames;
 	uint8_t *pageblock;			/* one byte per pageblock */
@@ -76,6 +92,21 @@ int buddy_init(struct zone *z, uint64_t nr_frames);
  * instead of 2 MiB: small hand-built pools for tests. */
 int buddy_init_pageblock(struct zone *z, uint64_t nr_frames, unsigned int pageblock_order);
 void buddy_destroy(struct zone *z);
+
+/* What every zone has, whichever allocator owns its free frames: the
+ * descriptors (all free), the pageblock bytes (all MOVABLE), the counters
+ * and the lock; no free lists. 0, -EINVAL or -ENOMEM as buddy_init(). */
+int zone_init_frames(struct zone *z, uint64_t nr_frames, unsigned int pageblock_order);
+
+/* The descriptors' side of an allocation and of a free, whichever
+ * allocator made it: frames [pfn, pfn + 2^order) become one used block of
+ * type mt with no owner, or n frames become free; free_frames follows. */
+void frames_mark_used(struct zone *z, uint32_t pfn, unsigned int order, enum migratetype mt);
+void frames_mark_free(struct zone *z, uint32_t pfn, uint32_t n);
+
+/* Would freeing the allocation of order at pfn be right? 0, or what
+ * buddy_free() answers (-EINVAL, -ERANGE, -ENOENT, -EBUSY). */
+int frames_check_free(const struct zone *z, uint32_t pfn, unsigned int order);
 
 /* A copy of src's whole state, to run policies on the same start. */
 int buddy_clone(struct zone *dst, const struct zone *src);

@@ -61,10 +61,11 @@ const char *compact_result_name(enum compact_result r)
 
 uint64_t count_free_pageblocks(const struct zone *z)
 {
-	uint64_t n = 0;
+	uint64_t nr_free[NR_ORDERS], n = 0;
 
+	zone_nr_free(z, nr_free);
 	for (unsigned int o = z->pageblock_order; o < NR_ORDERS; o++)
-		n += z->free_area[o].nr_free << (o - z->pageblock_order);
+		n += nr_free[o] << (o - z->pageblock_order);
 	return n;
 }
 
@@ -118,12 +119,13 @@ static uint32_t isolate_migratepages_block(struct compact_control *cc, uint32_t 
 
 	for (; low_pfn < end_pfn; low_pfn++) {
 		const struct frame *f = &z->frames[low_pfn];
+		int free_order = zone_free_block_order(z, low_pfn);
 
 		nr_scanned++;
-		if (f->flags & FRAME_BUDDY) {
+		if (free_order >= 0) {
 			/* a free block: skip it whole */
-			low_pfn += (1U << f->order) - 1;
-			nr_scanned += (1U << f->order) - 1;
+			low_pfn += (1U << free_order) - 1;
+			nr_scanned += (1U << free_order) - 1;
 			continue;
 		}
 		if (f->state == FRAME_USED && f->order && !(f->flags & FRAME_TAIL)) {
@@ -178,13 +180,13 @@ static bool isolate_migratepages(struct compact_control *cc)
 
 static bool suitable_migration_target(const struct compact_control *cc, uint32_t pfn)
 {
-	const struct frame *f = &cc->zone->frames[pfn];
+	int free_order = zone_free_block_order(cc->zone, pfn);
 
-	if (f->flags & FRAME_BUDDY) {
+	if (free_order >= 0) {
 		/* do not break up a block as large as what we are making */
 		unsigned int order = cc->order > 0 ? (unsigned int)cc->order : cc->zone->pageblock_order;
 
-		if (f->order >= order)
+		if ((unsigned int)free_order >= order)
 			return false;
 	}
 	return pageblock_migratetype(cc->zone, pfn) == MIGRATE_MOVABLE;
@@ -201,20 +203,25 @@ static void isolate_freepages_block(struct compact_control *cc, uint32_t *start_
 
 	for (; pfn < end_pfn; pfn++) {
 		const struct frame *f = &z->frames[pfn];
-		unsigned int order = f->order;
-		uint32_t n = 1U << order;
+		int order = zone_free_block_order(z, pfn);
+		uint32_t n;
 
 		nr_scanned++;
-		if (!(f->flags & FRAME_BUDDY)) {
-			if (f->state == FRAME_USED && order && !(f->flags & FRAME_TAIL) &&
+		if (order < 0) {
+			n = 1U << f->order;
+			if (f->state == FRAME_USED && f->order && !(f->flags & FRAME_TAIL) &&
 			    pfn + n <= end_pfn) {
 				pfn += n - 1;
 				nr_scanned += n - 1;
 			}
 			continue;
 		}
-		buddy_isolate_free(z, pfn);
-		buddy_split(z, pfn);
+		n = 1U << order;
+		if (zone_take_free(z, pfn) < 0) {
+			/* its pageblock isolated: not a destination */
+			pfn += n - 1;
+			continue;
+		}
 		pfn_ring_push(&cc->freepages[order], pfn, false);
 		nr_scanned += n - 1;
 		total_isolated += n;
@@ -318,7 +325,7 @@ static uint32_t release_freepages(struct compact_control *cc)
 			uint32_t pfn = pfn_ring_pop(&cc->freepages[order]);
 
 			for (uint32_t i = 0; i < (1U << order); i++)
-				buddy_free(cc->zone, pfn + i, 0);
+				zone_free(cc->zone, pfn + i, 0);
 			if (pfn > high)
 				high = pfn;
 		}
@@ -381,7 +388,7 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 					m->src, m->dst);
 				abort();
 			}
-			buddy_free(z, m->src, 0);
+			zone_free(z, m->src, 0);
 			moved++;
 		} else {
 			dst->give_back(dst->arg, m->dst);
@@ -459,7 +466,7 @@ enum compact_result compaction_suitable(const struct compactor *c, unsigned int 
 	struct contig_page_info info;
 	int fragindex;
 
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	for (unsigned int o = order; o < NR_ORDERS; o++)
 		if (nr_free[o])
 			return COMPACT_SUCCESS;
@@ -496,7 +503,7 @@ static enum compact_result compact_finished(struct compact_control *cc)
 	if (cc->mode == COMPACT_PROACTIVE) {
 		uint64_t nr_free[NR_ORDERS];
 
-		buddy_nr_free(z, nr_free);
+		zone_nr_free(z, nr_free);
 		return extfrag_for_order(nr_free, NR_ORDERS, PAGEBLOCK_ORDER) > cc->wmark_low ?
 		       COMPACT_CONTINUE : COMPACT_SUCCESS;
 	}
@@ -505,7 +512,7 @@ static enum compact_result compact_finished(struct compact_control *cc)
 	/* finish the pageblock in hand, to spare fallbacks later */
 	if (cc->migrate_pfn != pageblock_start_pfn(z, cc->migrate_pfn))
 		return COMPACT_CONTINUE;
-	return buddy_suitable_free_block(z, (unsigned int)cc->order, MIGRATE_MOVABLE) ?
+	return zone_suitable_free_block(z, (unsigned int)cc->order, MIGRATE_MOVABLE) ?
 	       COMPACT_SUCCESS : COMPACT_CONTINUE;
 }
 
@@ -630,7 +637,7 @@ static enum compact_result compact_zone_capture(struct compactor *c, enum compac
 	}
 out:
 	if (capture && ret != COMPACT_SKIPPED && ret != COMPACT_NOT_SUITABLE_ZONE &&
-	    buddy_alloc(z, (unsigned int)order, mt, capture))
+	    zone_alloc(z, (unsigned int)order, mt, capture))
 		*capture = PFN_NONE;
 	stats->result = ret;
 	compact_run_end(c, &run);
@@ -673,7 +680,7 @@ int compact_alloc_direct(struct compactor *c, unsigned int order, enum migratety
 	if (stall_ns)
 		*stall_ns = 0;
 	zone_lock(z);
-	err = buddy_alloc(z, order, mt, pfn);
+	err = zone_alloc(z, order, mt, pfn);
 	zone_unlock(z);
 	if (err != -ENOMEM)
 		return err;

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mm/buddy.h"
+#include "mm/zone_alloc.h"
 #include "mm/p2m.h"
 
 #define COMPACT_CLUSTER_MAX	32	/* frames per batch, as SWAP_CLUSTER_MAX */

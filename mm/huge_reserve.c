@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "lib/thread.h"
-#include "mm/buddy.h"
+#include "mm/zone_alloc.h"
 #include "mm/huge_reserve.h"
 
 #define UNMAP_PIECE	(64ULL << 10)	/* at most ~16 mappings: the mmap lock is held
@@ -42,7 +42,7 @@ static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 	pool_punch_frames(r->pool, pfns, n);
 	zone_lock(z);
 	for (size_t i = 0; i < n; i++)
-		buddy_free(z, pfns[i], 0);
+		zone_free(z, pfns[i], 0);
 	count_held(r, -(int64_t)n);
 	zone_unlock(z);
 }
@@ -76,8 +76,8 @@ static bool fill_one(struct huge_reserve *r)
 	zone_lock(z);
 	/* leave the guest a sixteenth of the pool besides the block */
 	if (z->free_frames >= PAGEBLOCK_FRAMES + (z->nr_frames >> 4) &&
-	    buddy_suitable_free_block(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE) &&
-	    buddy_alloc(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
+	    zone_suitable_free_block(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE) &&
+	    zone_alloc(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
 		pfn = PFN_NONE;
 	if (pfn != PFN_NONE)
 		count_held(r, PAGEBLOCK_FRAMES);
@@ -88,7 +88,7 @@ static bool fill_one(struct huge_reserve *r)
 	if (err) {
 		pool_punch(r->pool, pfn, PAGEBLOCK_FRAMES);
 		zone_lock(z);
-		buddy_free(z, pfn, PAGEBLOCK_ORDER);
+		zone_free(z, pfn, PAGEBLOCK_ORDER);
 		count_held(r, -(int64_t)PAGEBLOCK_FRAMES);
 		zone_unlock(z);
 		pthread_mutex_lock(&r->lock);
@@ -310,7 +310,7 @@ unsigned int huge_reserve_drain(struct huge_reserve *r)
 		pool_punch(r->pool, blocks[i], PAGEBLOCK_FRAMES);
 	zone_lock(z);
 	for (unsigned int i = 0; i < n; i++)
-		buddy_free(z, blocks[i], PAGEBLOCK_ORDER);
+		zone_free(z, blocks[i], PAGEBLOCK_ORDER);
 	count_held(r, -(int64_t)n * PAGEBLOCK_FRAMES);
 	zone_unlock(z);
 	return n;

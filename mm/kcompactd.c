@@ -11,7 +11,7 @@ unsigned int pool_fragmentation_score(const struct zone *z)
 {
 	uint64_t nr_free[NR_ORDERS];
 
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	return fragmentation_score(nr_free, NR_ORDERS, z->nr_frames);
 }
 

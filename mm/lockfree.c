@@ -615,29 +615,62 @@ static bool chunk_wholly_free(const struct lf_pool *p, uint32_t c)
 	return !(e & LF_CHUNK_HUGE) && lf_entry_free(e) == LF_CHUNK_FRAMES;
 }
 
+static void load_chunk_bits(const struct lf_pool *p, uint32_t c, uint64_t w[LF_WORDS_PER_CHUNK])
+{
+	for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
+		w[i] = atomic_load_explicit(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i],
+					    memory_order_relaxed);
+}
+
+void lf_chunk_nr_free(const struct lf_pool *p, uint32_t c, uint64_t nr_free[NR_ORDERS])
+{
+	uint64_t w[LF_WORDS_PER_CHUNK];
+
+	if (chunk_wholly_free(p, c)) {
+		nr_free[LF_CHUNK_ORDER]++;
+		return;
+	}
+	if (atomic_load_explicit(&p->chunks[c], memory_order_relaxed) & LF_CHUNK_HUGE)
+		return;
+	load_chunk_bits(p, c, w);
+	count_free_blocks(w, 0, LF_CHUNK_ORDER, nr_free);
+}
+
 void lf_nr_free(const struct lf_pool *p, uint64_t nr_free[NR_ORDERS])
 {
 	memset(nr_free, 0, NR_ORDERS * sizeof(nr_free[0]));
 	for (uint32_t c = 0; c < p->nr_chunks; c++) {
-		uint64_t w[LF_WORDS_PER_CHUNK];
-
-		if (chunk_wholly_free(p, c)) {
-			/* order 10: an aligned pair of free chunks, as buddies merge */
-			if (!(c & 1) && c + 1 < p->nr_chunks && chunk_wholly_free(p, c + 1)) {
-				nr_free[LF_CHUNK_ORDER + 1]++;
-				c++;
-			} else {
-				nr_free[LF_CHUNK_ORDER]++;
-			}
+		/* order 10: an aligned pair of free chunks, as buddies merge */
+		if (!(c & 1) && c + 1 < p->nr_chunks && chunk_wholly_free(p, c) &&
+		    chunk_wholly_free(p, c + 1)) {
+			nr_free[LF_CHUNK_ORDER + 1]++;
+			c++;
 			continue;
 		}
-		if (atomic_load_explicit(&p->chunks[c], memory_order_relaxed) & LF_CHUNK_HUGE)
-			continue;
-		for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
-			w[i] = atomic_load_explicit(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i],
-						    memory_order_relaxed);
-		count_free_blocks(w, 0, LF_CHUNK_ORDER, nr_free);
+		lf_chunk_nr_free(p, c, nr_free);
 	}
+}
+
+int lf_free_order(const struct lf_pool *p, uint32_t pfn)
+{
+	uint32_t c = pfn / LF_CHUNK_FRAMES, first = pfn % LF_CHUNK_FRAMES;
+	uint64_t w[LF_WORDS_PER_CHUNK];
+	unsigned int order = 0;
+
+	if (pfn >= p->nr_frames)
+		return -1;
+	if (chunk_wholly_free(p, c) && !first)
+		return !(c & 1) && c + 1 < p->nr_chunks && chunk_wholly_free(p, c + 1) ?
+		       LF_CHUNK_ORDER + 1 : LF_CHUNK_ORDER;
+	if (atomic_load_explicit(&p->chunks[c], memory_order_relaxed) & LF_CHUNK_HUGE)
+		return -1;
+	load_chunk_bits(p, c, w);
+	if (!bits_clear(w, first, 0))
+		return -1;
+	while (order < LF_CHUNK_ORDER && !(first & ((2U << order) - 1)) &&
+	       bits_clear(w, first, order + 1))
+		order++;
+	return (int)order;
 }
 
 int lf_check(const struct lf_pool *p, char *msg, size_t len)

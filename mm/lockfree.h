@@ -166,6 +166,16 @@ uint64_t lf_free_frames(const struct lf_pool *p);
  * fragmentation indices mean what the kernel means. A snapshot. */
 void lf_nr_free(const struct lf_pool *p, uint64_t nr_free[NR_ORDERS]);
 
+/* Adds chunk c's free blocks to nr_free, as lf_nr_free() counts them but
+ * with a wholly free chunk as one block of order 9 (pairs are the
+ * caller's to merge). A snapshot. */
+void lf_chunk_nr_free(const struct lf_pool *p, uint32_t c, uint64_t nr_free[NR_ORDERS]);
+
+/* The order of the largest aligned all-free block that starts at pfn (the
+ * buddy's free block head, with every buddy merged), or -1 when pfn is
+ * used or outside the pool. A snapshot. */
+int lf_free_order(const struct lf_pool *p, uint32_t pfn);
+
 /* A chunk's kind (enum lf_kind) and whether it is allocated whole. */
 enum lf_kind lf_chunk_kind(const struct lf_pool *p, uint32_t chunk);
 

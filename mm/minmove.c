@@ -25,9 +25,10 @@ static uint32_t survey_block(const struct zone *z, uint32_t pb, bool *evacuable)
 	*evacuable = true;
 	for (uint32_t p = start; p < end;) {
 		const struct frame *f = &z->frames[p];
+		int free_order = zone_free_block_order(z, p);
 
-		if (f->flags & FRAME_BUDDY) {
-			p += 1U << f->order;
+		if (free_order >= 0) {
+			p += 1U << free_order;
 			continue;
 		}
 		if (f->state == FRAME_USED) {
@@ -148,7 +149,7 @@ static uint32_t holes_take(void *arg)
 	struct holes *h = arg;
 
 	while (!h->queue.len) {
-		const struct frame *f;
+		int free_order;
 
 		if (h->pos >= h->end) {
 			if (h->next_block == h->nblocks)
@@ -156,20 +157,18 @@ static uint32_t holes_take(void *arg)
 			h->pos = h->blocks[h->next_block++].pb << h->z->pageblock_order;
 			h->end = h->pos + pageblock_nr_frames(h->z);
 		}
-		f = &h->z->frames[h->pos];
+		free_order = zone_free_block_order(h->z, h->pos);
 		h->stats->free_scanned++;
-		if ((f->flags & FRAME_BUDDY) && f->order >= h->z->pageblock_order) {
+		if (free_order >= (int)h->z->pageblock_order) {
 			/* the guest emptied this block while the lock was
 			 * given up: a free pageblock is what min-move makes,
 			 * not a hole to fill (and more frames than the queue
 			 * holds) */
-			h->pos += 1U << f->order;
-			h->stats->free_scanned += (1U << f->order) - 1;
-		} else if (f->flags & FRAME_BUDDY) {
-			uint32_t n = 1U << f->order;
+			h->pos += 1U << free_order;
+			h->stats->free_scanned += (1U << free_order) - 1;
+		} else if (free_order >= 0 && zone_take_free(h->z, h->pos) >= 0) {
+			uint32_t n = 1U << free_order;
 
-			buddy_isolate_free(h->z, h->pos);
-			buddy_split(h->z, h->pos);
 			for (uint32_t i = 0; i < n; i++)
 				pfn_ring_push(&h->queue, h->pos + i, false);
 			h->stats->isolated += n;
@@ -257,12 +256,18 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 		nsel++;
 	if (!nsel)
 		goto out_unlock;
+	for (uint32_t i = 0; i < nsel;) {
+		old_type[cand[i].pb] = pageblock_migratetype(z, cand[i].pb << z->pageblock_order);
+		if (zone_isolate_pageblock(z, cand[i].pb << z->pageblock_order)) {
+			i++;
+			continue;
+		}
+		/* refused (a lock-free chunk allocated whole): not ours to clear */
+		memmove(&cand[i], &cand[i + 1], (nsel - i - 1) * sizeof(*cand));
+		nsel--;
+	}
 	for (uint32_t i = 0; i < nsel; i++)
 		run.work_total += cand[i].used;
-	for (uint32_t i = 0; i < nsel; i++) {
-		old_type[cand[i].pb] = pageblock_migratetype(z, cand[i].pb << z->pageblock_order);
-		buddy_set_pageblock_migratetype(z, cand[i].pb << z->pageblock_order, MIGRATE_ISOLATE);
-	}
 	/* holes: blocks not being cleared, fullest first */
 	h.z = z;
 	h.stats = stats;
@@ -271,9 +276,9 @@ enum compact_result compact_minmove(struct compactor *c, uint64_t target,
 	for (uint32_t i = 0; i < nsel && !c->aborting; i++)
 		evacuate_block(c, cand[i].pb, batch, &dst, stats, &run);
 	while (h.queue.len)
-		buddy_free(z, pfn_ring_pop(&h.queue), 0);
+		zone_free(z, pfn_ring_pop(&h.queue), 0);
 	for (uint32_t i = 0; i < nsel; i++)
-		buddy_unisolate_pageblock(z, cand[i].pb << z->pageblock_order,
+		zone_unisolate_pageblock(z, cand[i].pb << z->pageblock_order,
 					  (enum migratetype)old_type[cand[i].pb]);
 	z->events[COMPACTMIGRATE_SCANNED] += stats->migrate_scanned;
 	z->events[COMPACTFREE_SCANNED] += stats->free_scanned;
@@ -295,13 +300,14 @@ out_free:
 
 uint64_t minmove_target_for_order(const struct zone *z, int order)
 {
-	uint64_t now = count_free_pageblocks(z);
+	uint64_t now = count_free_pageblocks(z), nr_free[NR_ORDERS];
 	unsigned int o = order < (int)z->pageblock_order ? z->pageblock_order : (unsigned int)order;
 
 	if (order < 0)
 		return MINMOVE_MAX;
+	zone_nr_free(z, nr_free);
 	for (unsigned int k = (unsigned int)order; k < NR_ORDERS; k++)
-		if (z->free_area[k].nr_free)
+		if (nr_free[k])
 			return now;
 	return now + (1ULL << (o - z->pageblock_order));
 }

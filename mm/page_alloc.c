@@ -23,7 +23,7 @@ int alloc_block_slowpath(struct page_alloc *a, unsigned int order, enum migratet
 		err = compact_alloc_direct(a->compactor, order, mt, pfn, NULL, stall_ns);
 	} else {
 		zone_lock(a->zone);
-		err = buddy_alloc(a->zone, order, mt, pfn);
+		err = zone_alloc(a->zone, order, mt, pfn);
 		zone_unlock(a->zone);
 	}
 	if (err && take_reserved(a, order, pfn))

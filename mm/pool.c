@@ -110,8 +110,8 @@ static uint8_t *map_aligned(int fd, uint64_t size)
 	return area;
 }
 
-static int pool_init(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
-		     const char *path, const struct pool_file_opts *opts)
+int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
+		     const char *path, const struct pool_file_opts *opts, enum zone_allocator allocator)
 {
 	int err;
 
@@ -119,7 +119,7 @@ static int pool_init(struct pool *p, enum pool_backing backing, uint64_t nr_fram
 	p->fd = p->dir_fd = -1;
 	p->backing = backing;
 	p->keep_file = opts && opts->keep;
-	err = buddy_init(&p->zone, nr_frames);
+	err = zone_init(&p->zone, nr_frames, allocator);
 	if (err)
 		return err;
 	p->size = nr_frames << FRAME_SHIFT;
@@ -149,13 +149,13 @@ fail:
 int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		const char *path)
 {
-	return pool_init(p, backing, nr_frames, path, NULL);
+	return pool_create_with(p, backing, nr_frames, path, NULL, ZONE_BUDDY);
 }
 
 int pool_create_file(struct pool *p, uint64_t nr_frames, const char *path,
 		     const struct pool_file_opts *opts)
 {
-	return pool_init(p, POOL_FILE, nr_frames, path, opts);
+	return pool_create_with(p, POOL_FILE, nr_frames, path, opts, ZONE_BUDDY);
 }
 
 void pool_destroy(struct pool *p)
@@ -167,7 +167,7 @@ void pool_destroy(struct pool *p)
 		close(p->fd);
 	if (p->dir_fd >= 0)
 		close(p->dir_fd);
-	buddy_destroy(&p->zone);
+	zone_destroy(&p->zone);
 	p->base = NULL;
 	p->fd = p->dir_fd = -1;
 }

@@ -1,14 +1,14 @@
 /* The frame pool: the host memory behind a guest, as one file of 4 KiB
  * frames (memfd, hugetlbfs memfd, a user's file, or anonymous memory for
- * tests), one linear mapping of it for copying frames, and the buddy
- * allocator (struct zone) that owns its frames. */
+ * tests), one linear mapping of it for copying frames, and the zone whose
+ * allocator (the buddy or the lock-free one) owns its frames. */
 #ifndef MM_POOL_H
 #define MM_POOL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mm/buddy.h"
+#include "mm/zone_alloc.h"
 
 enum pool_backing {
 	POOL_ANON,		/* private anonymous memory: no file, tests only */
@@ -49,6 +49,11 @@ int pool_create(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
  * NULL); so does a pool_create_file() that fails after creating it. */
 int pool_create_file(struct pool *p, uint64_t nr_frames, const char *path,
 		     const struct pool_file_opts *opts);
+
+/* Either of the above (opts only for POOL_FILE) on the given allocator:
+ * they are this on the buddy. */
+int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
+		     const char *path, const struct pool_file_opts *opts, enum zone_allocator allocator);
 
 /* Unmaps and closes the pool; a POOL_FILE pool's file is removed unless it
  * is kept (only if the path still names that file). */

@@ -43,32 +43,14 @@ void vmstat_buddyinfo(FILE *out, const struct zone *z)
 {
 	uint64_t nr_free[NR_ORDERS];
 
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	print_buddyinfo_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
 }
 
 /* The kernel walks each free list and stops counting at 100000, printing
- * ">100000", so as not to hold the zone lock too long; so do we. */
-static unsigned long count_free_list(const struct zone *z, unsigned int order,
-				     enum migratetype mt, int *overflow)
-{
-	uint32_t head = z->free_area[order].head[mt];
-	unsigned long n = 0;
-
-	*overflow = 0;
-	if (head == PFN_NONE)
-		return 0;
-	for (uint32_t pfn = head;;) {
-		if (++n >= 100000) {
-			*overflow = 1;
-			break;
-		}
-		pfn = z->frames[pfn].lru.next;
-		if (pfn == head)
-			break;
-	}
-	return n;
-}
+ * ">100000", so as not to hold the zone lock too long; we count without a
+ * walk, and print what it would. */
+#define PAGETYPEINFO_MAX_COUNT	100000
 
 void vmstat_pageblock_counts(const struct zone *z, uint64_t count[MIGRATE_TYPES])
 {
@@ -93,11 +75,14 @@ void vmstat_pagetypeinfo(FILE *out, const struct zone *z)
 	for (unsigned int mt = 0; mt < MIGRATE_TYPES; mt++) {
 		fprintf(out, "Node %4d, zone %8s, type %12s ", 0, VMSTAT_ZONE_NAME,
 			migratetype_names[mt]);
-		for (unsigned int order = 0; order < NR_ORDERS; order++) {
-			int overflow;
-			unsigned long n = count_free_list(z, order, mt, &overflow);
+		uint64_t nr_free[NR_ORDERS];
 
-			fprintf(out, "%s%6lu ", overflow ? ">" : "", n);
+		zone_nr_free_type(z, (enum migratetype)mt, nr_free);
+		for (unsigned int order = 0; order < NR_ORDERS; order++) {
+			bool overflow = nr_free[order] >= PAGETYPEINFO_MAX_COUNT;
+
+			fprintf(out, "%s%6lu ", overflow ? ">" : "",
+				(unsigned long)(overflow ? PAGETYPEINFO_MAX_COUNT : nr_free[order]));
 		}
 		fputc('\n', out);
 	}
@@ -114,7 +99,7 @@ void vmstat_extfrag_index(FILE *out, const struct zone *z)
 {
 	uint64_t nr_free[NR_ORDERS];
 
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	print_extfrag_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
 }
 
@@ -122,7 +107,7 @@ void vmstat_unusable_index(FILE *out, const struct zone *z)
 {
 	uint64_t nr_free[NR_ORDERS];
 
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	print_unusable_line(out, 0, VMSTAT_ZONE_NAME, nr_free, NR_ORDERS);
 }
 

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "mm/buddy.h"
+#include "mm/zone_alloc.h"
 
 #define VMSTAT_ZONE_NAME	"Normal"
 

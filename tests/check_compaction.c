@@ -147,6 +147,46 @@ START_TEST(test_random_full_compaction)
 }
 END_TEST
 
+/* The engine on the lock-free allocator: on the same layout as on the
+ * buddy, the free scanner finds the same free blocks (counted from the
+ * bits, every buddy merged, as the buddy's free lists hold them), so the
+ * two runs make the very same moves, scan the same frames and leave the
+ * same layout; data intact, the descriptors agreeing with the bits. */
+START_TEST(test_random_full_compaction_lockfree)
+{
+	struct fixture bd, lf;
+	struct compact_stats sb, sl;
+	uint32_t n = _i % 2 ? 16384 : 8192;
+	char msg[256];
+	char *lb, *ll;
+
+	fixture_random_on(&bd, ZONE_BUDDY, n, 9, 30 + 10 * (unsigned int)_i, 5, 700 + _i);
+	fixture_random_on(&lf, ZONE_LOCKFREE, n, 9, 30 + 10 * (unsigned int)_i, 5, 700 + _i);
+	lb = fixture_layout(&bd);
+	ll = fixture_layout(&lf);
+	ck_assert_str_eq(lb, ll);
+	free(lb);
+	free(ll);
+	compact_zone(&bd.c, COMPACT_FULL, -1, 0, &sb);
+	compact_zone(&lf.c, COMPACT_FULL, -1, 0, &sl);
+	ck_verify(&lf);
+	ck_assert_msg(zone_check(&lf.zone, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_uint_gt(sl.moved, 0);
+	ck_assert_uint_eq(sl.moved, sb.moved);
+	ck_assert_uint_eq(sl.failed, sb.failed);
+	ck_assert_uint_eq(sl.migrate_scanned, sb.migrate_scanned);
+	ck_assert_uint_eq(sl.free_scanned, sb.free_scanned);
+	ck_assert_uint_eq(count_free_pageblocks(&lf.zone), count_free_pageblocks(&bd.zone));
+	lb = fixture_layout(&bd);
+	ll = fixture_layout(&lf);
+	ck_assert_str_eq(lb, ll);
+	free(lb);
+	free(ll);
+	fixture_destroy(&bd);
+	fixture_destroy(&lf);
+}
+END_TEST
+
 /* Block 0 holds 10 movable frames, blocks 1-2 are full but for a few
  * holes, block 3 is mostly free. An order-9 request compacts block 0 only
  * and stops at its end; a full run goes on and moves more. */
@@ -415,6 +455,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("random");
 	tcase_add_loop_test(tc, test_random_full_compaction, 0, 8);
+	tcase_add_loop_test(tc, test_random_full_compaction_lockfree, 0, 4);
 	tcase_add_test(tc, test_failing_mover);
 	tcase_add_test(tc, test_wait_idle);
 	tcase_set_timeout(tc, 60);

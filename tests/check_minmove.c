@@ -194,6 +194,31 @@ START_TEST(test_random_matches_bound)
 }
 END_TEST
 
+/* Min-move on the lock-free allocator: isolation by the chunk entry, holes
+ * taken frame by frame from the bits, and still exactly the lower bound. */
+START_TEST(test_random_matches_bound_lockfree)
+{
+	struct fixture mm;
+	struct compact_stats st;
+	uint64_t before, bound;
+	char msg[256];
+
+	fixture_random_on(&mm, ZONE_LOCKFREE, 16384, 9, 40 + (unsigned int)_i * 5, 10, 900 + _i);
+	before = count_free_pageblocks(&mm.zone);
+	bound = compact_lower_bound(&mm.zone, before + 4);
+	ck_assert_uint_ne(bound, UINT64_MAX);
+	compact_minmove(&mm.c, before + 4, &st);
+	ck_verify(&mm);
+	ck_assert_msg(zone_check(&mm.zone, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_uint_eq(count_free_pageblocks(&mm.zone), before + 4);
+	ck_assert_uint_eq(st.moved, bound);
+	for (uint32_t pb = 0; pb < mm.zone.nr_pageblocks; pb++)
+		if (pageblock_migratetype(&mm.zone, pb << 9) == MIGRATE_ISOLATE)
+			ck_abort_msg("pageblock %u left isolated", pb);
+	fixture_destroy(&mm);
+}
+END_TEST
+
 /* The survey reads every frame of the pool: on a large one it gives the
  * zone lock up as the two scanners' walks do (COMPACT_HOLD_NS), or a
  * client's min-move would hold every vCPU's request up for the whole walk
@@ -239,6 +264,7 @@ int main(void)
 	tcase_add_test(tc, test_isolated_block_left_alone);
 	tcase_add_test(tc, test_survey_breaks_the_lock);
 	tcase_add_loop_test(tc, test_random_matches_bound, 0, 4);
+	tcase_add_loop_test(tc, test_random_matches_bound_lockfree, 0, 4);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return check_run(s);

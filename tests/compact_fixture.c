@@ -48,10 +48,16 @@ static void copy_mover(void *arg, struct migration *batch, unsigned int nr)
 	}
 }
 
-static void setup(struct fixture *fx, uint32_t n, unsigned int pbo)
+static void setup(struct fixture *fx, enum zone_allocator a, uint32_t n, unsigned int pbo)
 {
 	memset(fx, 0, sizeof(*fx));
-	ck_assert_int_eq(buddy_init_pageblock(&fx->zone, n, pbo), 0);
+	if (a == ZONE_BUDDY) {
+		ck_assert_int_eq(buddy_init_pageblock(&fx->zone, n, pbo), 0);
+	} else {
+		/* the lock-free allocator's chunks are 2 MiB pageblocks */
+		ck_assert_uint_eq(pbo, PAGEBLOCK_ORDER);
+		ck_assert_int_eq(zone_init(&fx->zone, n, a), 0);
+	}
 	ck_assert_int_eq(p2m_init(&fx->p2m, &fx->zone, n), 0);
 	fx->data = calloc(n, FRAME_SIZE);
 	ck_assert_ptr_nonnull(fx->data);
@@ -60,7 +66,7 @@ static void setup(struct fixture *fx, uint32_t n, unsigned int pbo)
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t pfn;
 
-		ck_assert_int_eq(buddy_alloc(&fx->zone, 0, MIGRATE_MOVABLE, &pfn), 0);
+		ck_assert_int_eq(zone_alloc(&fx->zone, 0, MIGRATE_MOVABLE, &pfn), 0);
 	}
 }
 
@@ -74,14 +80,14 @@ static void set_frame(struct fixture *fx, uint32_t i, char c)
 		fill(fx->data + (size_t)i * FRAME_SIZE, i);
 		fx->nr_mapped++;
 		if (c == 'P')
-			ck_assert_int_eq(buddy_pin(&fx->zone, i), 0);
+			ck_assert_int_eq(zone_pin(&fx->zone, i), 0);
 		break;
 	case 'N':
 		/* as if allocated unmovable: kernel memory, never moves */
 		fx->zone.frames[i].mt = MIGRATE_UNMOVABLE;
 		break;
 	case 'F':
-		ck_assert_int_eq(buddy_free(&fx->zone, i, 0), 0);
+		ck_assert_int_eq(zone_free(&fx->zone, i, 0), 0);
 		break;
 	default:
 		ck_abort_msg("bad picture character '%c'", c);
@@ -96,7 +102,7 @@ void fixture_picture(struct fixture *fx, const char *picture, unsigned int pageb
 	for (const char *p = picture; *p; p++)
 		if (*p != ' ' && *p != '|')
 			clean[n++] = *p;
-	setup(fx, n, pageblock_order);
+	setup(fx, ZONE_BUDDY, n, pageblock_order);
 	for (uint32_t i = 0; i < n; i++)
 		set_frame(fx, i, clean[i]);
 	free(clean);
@@ -105,10 +111,17 @@ void fixture_picture(struct fixture *fx, const char *picture, unsigned int pageb
 void fixture_random(struct fixture *fx, uint32_t nr_frames, unsigned int pageblock_order,
 		    unsigned int free_percent, unsigned int pinned_per_10k, unsigned int seed)
 {
+	fixture_random_on(fx, ZONE_BUDDY, nr_frames, pageblock_order, free_percent, pinned_per_10k, seed);
+}
+
+void fixture_random_on(struct fixture *fx, enum zone_allocator a, uint32_t nr_frames,
+		       unsigned int pageblock_order, unsigned int free_percent,
+		       unsigned int pinned_per_10k, unsigned int seed)
+{
 	char *state = malloc(nr_frames);
 
 	srand(seed);
-	setup(fx, nr_frames, pageblock_order);
+	setup(fx, a, nr_frames, pageblock_order);
 	for (uint32_t i = 0; i < nr_frames; i++) {
 		unsigned int r = (unsigned int)rand() % 10000;
 
@@ -128,7 +141,7 @@ void fixture_random(struct fixture *fx, uint32_t nr_frames, unsigned int pageblo
 void fixture_destroy(struct fixture *fx)
 {
 	p2m_destroy(&fx->p2m);
-	buddy_destroy(&fx->zone);
+	zone_destroy(&fx->zone);
 	free(fx->data);
 }
 

@@ -45,6 +45,11 @@ void fixture_picture(struct fixture *fx, const char *picture, unsigned int pageb
 void fixture_random(struct fixture *fx, uint32_t nr_frames, unsigned int pageblock_order,
 		    unsigned int free_percent, unsigned int pinned_per_10k, unsigned int seed);
 
+/* The same on allocator a (ZONE_LOCKFREE: pageblock_order 9 only). */
+void fixture_random_on(struct fixture *fx, enum zone_allocator a, uint32_t nr_frames,
+		       unsigned int pageblock_order, unsigned int free_percent,
+		       unsigned int pinned_per_10k, unsigned int seed);
+
 void fixture_destroy(struct fixture *fx);
 
 /* The pool as a picture (no spaces), for comparing layouts. Caller frees. */

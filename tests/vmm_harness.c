@@ -73,22 +73,38 @@ static int drain(int fd, struct sink *s)
 	return 1;
 }
 
+/* The VMM's command line: vmdefrag, then the arguments up to NULL (at
+ * most 60). With VMDEFRAG_TEST_ALLOCATOR set, a run gets --allocator
+ * with it, so the same tests run the VMM on either allocator. */
+static void vmm_argv(char *argv[64], const char *vmdefrag, va_list ap)
+{
+	const char *allocator = getenv("VMDEFRAG_TEST_ALLOCATOR");
+	int argc = 0;
+
+	argv[argc++] = (char *)vmdefrag;
+	for (char *a; (a = va_arg(ap, char *)) && argc < 61;) {
+		argv[argc++] = a;
+		if (argc == 2 && !strcmp(a, "run") && allocator && *allocator) {
+			argv[argc++] = (char *)"--allocator";
+			argv[argc++] = (char *)allocator;
+		}
+	}
+	argv[argc] = NULL;
+}
+
 void run_vmm(struct vmm_result *r, int timeout_s, int signal_after_ms, int sig, ...)
 {
 	const char *vmdefrag = getenv("VMDEFRAG") ? getenv("VMDEFRAG") : "vmm/vmdefrag";
 	char *argv[64];
-	int argc = 0, outp[2], errp[2], status, open_fds = 2, signalled = 0;
+	int outp[2], errp[2], status, open_fds = 2, signalled = 0;
 	struct sink out = { calloc(1, 1), 0, 1 }, err = { calloc(1, 1), 0, 1 };
 	uint64_t t0 = ms_now();
 	va_list ap;
 	pid_t pid;
 
-	argv[argc++] = (char *)vmdefrag;
 	va_start(ap, sig);
-	for (char *a; (a = va_arg(ap, char *)) && argc < 63;)
-		argv[argc++] = a;
+	vmm_argv(argv, vmdefrag, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	memset(r, 0, sizeof(*r));
 	if (pipe(outp) || pipe(errp))
 		abort();
@@ -167,16 +183,12 @@ pid_t spawn_vmm(const char *out_path, ...)
 {
 	const char *vmdefrag = getenv("VMDEFRAG") ? getenv("VMDEFRAG") : "vmm/vmdefrag";
 	char *argv[64];
-	int argc = 0;
 	va_list ap;
 	pid_t pid;
 
-	argv[argc++] = (char *)vmdefrag;
 	va_start(ap, out_path);
-	for (char *a; (a = va_arg(ap, char *)) && argc < 63;)
-		argv[argc++] = a;
+	vmm_argv(argv, vmdefrag, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	pid = fork();
 	if (pid == 0) {
 		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

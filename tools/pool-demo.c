@@ -22,7 +22,7 @@ static void show(const char *title, struct pool *p)
 {
 	uint64_t nr_free[NR_ORDERS];
 
-	buddy_nr_free(&p->zone, nr_free);
+	zone_nr_free(&p->zone, nr_free);
 	printf("== %s: %lu of %u frames free, fragmentation score %u\n", title,
 	       (unsigned long)zone_free_frames(&p->zone), zone_nr_frames(&p->zone),
 	       fragmentation_score(nr_free, NR_ORDERS, zone_nr_frames(&p->zone)));
@@ -47,7 +47,7 @@ static int demo_buddy(struct pool *pool, uint32_t *pfns)
 	for (;;) {
 		enum migratetype mt = rand() % 100 == 0 ? MIGRATE_UNMOVABLE : MIGRATE_MOVABLE;
 
-		if (buddy_alloc(&pool->zone, 0, mt, &pfns[n]))
+		if (zone_alloc(&pool->zone, 0, mt, &pfns[n]))
 			break;
 		memset(pool_frame(pool, pfns[n]), (int)(n & 0xff), FRAME_SIZE);
 		n++;
@@ -56,7 +56,7 @@ static int demo_buddy(struct pool *pool, uint32_t *pfns)
 	for (uint32_t i = 0; i < n; i++) {
 		if (rand() % 100 >= 40)
 			continue;
-		buddy_free(&pool->zone, pfns[i], 0);
+		zone_free(&pool->zone, pfns[i], 0);
 		pool_punch(pool, pfns[i], 1);
 	}
 	show("after filling with 4 KiB frames and freeing 40% at random", pool);

@@ -36,6 +36,8 @@ static void usage(FILE *out)
 		"  --cpus N          vCPUs, each on its own thread (default 1, at most %d)\n"
 		"  --backing KIND    memfd (default), hugetlb, or file:PATH[,keep]: a new file,\n"
 		"                    removed at exit unless kept (\",,\" is a comma in PATH)\n"
+		"  --allocator NAME  who owns the pool's free frames: buddy (default) or\n"
+		"                    lockfree\n"
 		"  --args STRING     handed to the guest (key=value words)\n"
 		"  --socket PATH     serve the QMP control socket at PATH (mode 0600)\n"
 		"  --paused          start with the vCPUs stopped (QEMU's -S): cont on the\n"
@@ -287,6 +289,7 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "backing", required_argument, NULL, 'b' },
+		{ "allocator", required_argument, NULL, 'A' },
 		{ "args", required_argument, NULL, 'a' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "socket", required_argument, NULL, 'S' },
@@ -330,6 +333,10 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 				return bad_option("--backing", optarg,
 						  "memfd, hugetlb or file:PATH[,keep]");
 			}
+			break;
+		case 'A':
+			if (zone_allocator_parse(optarg, &cfg->allocator))
+				return bad_option("--allocator", optarg, "buddy or lockfree");
 			break;
 		case 'a':
 			cfg->args = optarg;

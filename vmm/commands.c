@@ -138,7 +138,7 @@ static enum qmp_outcome cmd_query_buddyinfo(struct control *ctl, struct qmp_call
 
 	zone_lock(z);
 	call->ret = text_view(ctl, vmstat_buddyinfo);
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	zone_unlock(z);
 	json_object_object_add(call->ret, "free-blocks", u64_array(nr_free, NR_ORDERS));
 	return QMP_DONE;
@@ -155,7 +155,7 @@ static enum qmp_outcome cmd_query_pagetypeinfo(struct control *ctl, struct qmp_c
 	for (unsigned int t = 0; t < MIGRATE_TYPES; t++) {
 		uint64_t per_order[NR_ORDERS];
 
-		buddy_nr_free_type(z, t, per_order);
+		zone_nr_free_type(z, t, per_order);
 		json_object_object_add(free, migratetype_names[t], u64_array(per_order, NR_ORDERS));
 	}
 	vmstat_pageblock_counts(z, count);
@@ -176,7 +176,7 @@ static enum qmp_outcome index_view(struct control *ctl, struct qmp_call *call, b
 
 	zone_lock(z);
 	call->ret = text_view(ctl, unusable ? vmstat_unusable_index : vmstat_extfrag_index);
-	buddy_nr_free(z, nr_free);
+	zone_nr_free(z, nr_free);
 	zone_unlock(z);
 	for (unsigned int o = 0; o < NR_ORDERS; o++) {
 		struct contig_page_info info;

@@ -312,12 +312,13 @@ int guest_mem_populate_all(struct guest_mem *gm, uint32_t n)
 		uint32_t pfn;
 		int err;
 
-		while ((gfn & ((1U << order) - 1)) || gfn + (1U << order) > n)
+		while ((gfn & ((1U << order) - 1)) || gfn + (1U << order) > n ||
+		       !zone_order_allocatable(z, order))
 			order--;
-		err = buddy_alloc(z, order, MIGRATE_MOVABLE, &pfn);
+		err = zone_alloc(z, order, MIGRATE_MOVABLE, &pfn);
 		if (err)
 			return err;
-		buddy_split(z, pfn);
+		zone_split(z, pfn);
 		for (uint32_t i = 0; i < (1U << order); i++)
 			p2m_map(gm->p2m, gfn + i, pfn + i);
 		gfn += 1U << order;

@@ -197,7 +197,7 @@ static void release(struct guest_mem *gm, uint32_t *pfns, unsigned int n)
 	pool_punch_frames(gm->pool, pfns, n);
 	zone_lock(z);
 	for (unsigned int i = 0; i < n; i++)
-		if (buddy_free(z, pfns[i], 0))
+		if (zone_free(z, pfns[i], 0))
 			bug("free of pool frame", pfns[i], -EINVAL);
 }
 
@@ -341,7 +341,7 @@ static int claim_to_populate(struct guest_mem *gm, struct step *s, uint32_t gfn,
 
 	if (pfn != PFN_NONE)
 		return 0;
-	err = buddy_alloc(&gm->pool->zone, 0, MIGRATE_MOVABLE, &pfn);
+	err = zone_alloc(&gm->pool->zone, 0, MIGRATE_MOVABLE, &pfn);
 	if (err)
 		return err;
 	err = p2m_map(gm->p2m, gfn, pfn);
@@ -416,7 +416,7 @@ static void pin(struct guest_mem *gm, enum guest_mem_op op, const struct guest_r
 	zone_lock(z);
 	for_each_frame(ranges, nr, i, g, pos) {
 		uint32_t pfn = p2m_lookup(gm->p2m, g);
-		int err = op == GUEST_PIN ? buddy_pin(z, pfn) : buddy_unpin(z, pfn);
+		int err = op == GUEST_PIN ? zone_pin(z, pfn) : zone_unpin(z, pfn);
 
 		(void)i;
 		(void)pos;

@@ -123,7 +123,7 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	if (err)
 		return err == -EAGAIN ? VMD_E_FRAGMENTED : VMD_E_NOMEM;
 	zone_lock(&vm->pool.zone);
-	buddy_split(&vm->pool.zone, *pfn);
+	zone_split(&vm->pool.zone, *pfn);
 	zone_unlock(&vm->pool.zone);
 	return VMD_OK;
 }
@@ -136,7 +136,7 @@ static void release_block(struct vm *vm, uint32_t pfn, uint32_t n)
 	pool_punch(&vm->pool, pfn, n);
 	zone_lock(&vm->pool.zone);
 	for (uint32_t i = 0; i < n; i++)
-		buddy_free(&vm->pool.zone, pfn + i, 0);
+		zone_free(&vm->pool.zone, pfn + i, 0);
 	zone_unlock(&vm->pool.zone);
 }
 
@@ -152,7 +152,7 @@ static void free_old_frames(struct vm *vm, uint32_t chunk, uint32_t *pfns, unsig
 	pool_punch_frames(&vm->pool, pfns, n);
 	zone_lock(&vm->pool.zone);
 	for (unsigned int i = 0; i < n; i++)
-		buddy_free(&vm->pool.zone, pfns[i], 0);
+		zone_free(&vm->pool.zone, pfns[i], 0);
 	zone_unlock(&vm->pool.zone);
 }
 

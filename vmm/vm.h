@@ -41,6 +41,7 @@ struct vm_config {
 	enum pool_backing backing;
 	const char *backing_path;	/* POOL_FILE: a new file, see pool_create_file() */
 	struct pool_file_opts backing_opts;
+	enum zone_allocator allocator;	/* --allocator: who owns the free frames */
 	const char *args;		/* --args, handed to the guest */
 	bool stats;			/* print memory and timing figures at exit */
 	bool views;			/* print buddyinfo & co. at start and exit */

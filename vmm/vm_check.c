@@ -100,7 +100,7 @@ static int check_all(struct vm *vm, char *msg, size_t len)
 	uint64_t counted;
 	int err;
 
-	err = buddy_check(&vm->pool.zone, msg, len);
+	err = zone_check(&vm->pool.zone, msg, len);
 	if (!err)
 		err = p2m_check(&vm->p2m, msg, len);
 	if (!err)

@@ -88,10 +88,9 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	if (vm->stop_efd < 0)
 		return kvm_error("eventfd");
 
-	if (cfg->backing == POOL_FILE)
-		err = pool_create_file(&vm->pool, frames, cfg->backing_path, &cfg->backing_opts);
-	else
-		err = pool_create(&vm->pool, cfg->backing, frames, NULL);
+	err = pool_create_with(&vm->pool, cfg->backing, frames,
+			       cfg->backing == POOL_FILE ? cfg->backing_path : NULL,
+			       cfg->backing == POOL_FILE ? &cfg->backing_opts : NULL, cfg->allocator);
 	if (err == -EEXIST && cfg->backing == POOL_FILE) {
 		fprintf(stderr, "vmdefrag: cannot create the pool file %s: it exists already; the "
 			"pool file must be a new one (its bytes become guest memory): remove it or "
