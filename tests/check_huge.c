@@ -66,6 +66,9 @@ START_TEST(test_back_and_plug_huge)
 	ret = json_object_object_get(reply, "return");
 	huge = member(ret, "huge-ranges");
 	host = member(ret, "host-huge-ranges");
+	/* the allocator run asked for (tests/lockfree-vmm.sh) is the one in use */
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(ret, "allocator")),
+			 getenv("VMDEFRAG_TEST_ALLOCATOR") ? getenv("VMDEFRAG_TEST_ALLOCATOR") : "buddy");
 	/* 8 backed ranges, an order-9 and an order-10 plug: 11 ranges */
 	ck_assert_int_eq(huge, 11);
 	/* the kernel's own count agrees with what query-memory says */

@@ -92,6 +92,7 @@ static enum qmp_outcome cmd_query_memory(struct control *ctl, struct qmp_call *c
 	zone_lock(z);
 	zone_get_counts(z, &n);
 	json_object_object_add(r, "backing", json_object_new_string(pool_backing_name(ctl->pool->backing)));
+	json_object_object_add(r, "allocator", json_object_new_string(zone_allocator_names[z->allocator]));
 	add_int(r, "frame-size", FRAME_SIZE);
 	add_int(r, "pool-frames", n.frames);
 	add_int(r, "used-frames", n.frames - n.free);
