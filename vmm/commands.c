@@ -512,8 +512,8 @@ static const struct qmp_member status_ret[] = {
 };
 
 static const struct qmp_member memory_ret[] = {
-	STR("backing"), INT("frame-size"), INT("pool-frames"), INT("used-frames"), INT("free-frames"),
-	INT("pinned-frames"), INT("huge-frames"), INT("huge-ranges"), INT("free-2m-blocks"),
+	STR("backing"), STR("allocator"), INT("frame-size"), INT("pool-frames"), INT("used-frames"),
+	INT("free-frames"), INT("pinned-frames"), INT("huge-frames"), INT("huge-ranges"), INT("free-2m-blocks"),
 	INT("fragmentation-score"), INT("resident-bytes"),
 	/* with a guest */
 	INT_OPT("guest-frames"), INT_OPT("guest-populated-frames"), INT_OPT("guest-mappings"),
