@@ -329,24 +329,45 @@ START_TEST(test_populate_fails_in_first_of_two_ranges)
 }
 END_TEST
 
+/* How many guest frames from gfn on are backed (want_backed) or holes,
+ * before the first that is not. */
+static uint32_t run_of(uint32_t gfn, uint32_t n, bool want_backed)
+{
+	uint32_t k = 0;
+
+	while (k < n && (pfn_of(gfn + k) != PFN_NONE) == want_backed)
+		k++;
+	return k;
+}
+
 /* A vCPU in a long request does not hold the exit up: when the run ends,
  * a populate or discard stops at its next step, what it did so far done
- * and consistent. */
+ * and consistent. The stop comes in the request's first pass (its check of
+ * every frame gives the zone lock up each millisecond, and looks then:
+ * nothing done yet) or at the end of a step of the second (a prefix of the
+ * range done, each step up to a chunk): which one depends on how long the
+ * check took, slower under TSan on a loaded machine, so either is right,
+ * as long as the request stopped before its end and left a prefix. */
 START_TEST(test_stop_ends_long_requests)
 {
+	uint32_t done;
+
 	free_for_a_long_request();
 	guest_mem_stop(&vm->gm);
 	ck_assert_int_eq(apply1(GUEST_POPULATE, 4096, 4096), -EINTR);
-	ck_assert_uint_ne(pfn_of(4096), PFN_NONE);
-	ck_assert_uint_eq(pfn_of(8191), PFN_NONE);
+	done = run_of(4096, 4096, true);
+	ck_assert_uint_lt(done, 4096);
+	ck_assert_uint_eq(run_of(4096 + done, 4096 - done, false), 4096 - done);
 	assert_consistent();
 	/* the same for a discard: the frames scattered, so it takes steps */
 	atomic_store(&vm->gm.stopping, false);
 	ck_assert_int_eq(apply1(GUEST_POPULATE, 4096, 4096), 0);
 	guest_mem_stop(&vm->gm);
 	ck_assert_int_eq(apply1(GUEST_DISCARD, 4096, 4096), -EINTR);
-	ck_assert_uint_eq(pfn_of(4096), PFN_NONE);
-	ck_assert_uint_ne(pfn_of(8191), PFN_NONE);
+	done = run_of(4096, 4096, false);
+	ck_assert_uint_lt(done, 4096);
+	ck_assert_uint_eq(run_of(4096 + done, 4096 - done, true), 4096 - done);
+	assert_consistent();
 }
 END_TEST
 
