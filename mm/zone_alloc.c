@@ -211,10 +211,9 @@ int zone_alloc(struct zone *z, unsigned int order, enum migratetype mt, uint32_t
 }
 
 /* The descriptors and the bits disagree: the zone is broken, and going on
- * would hand a frame out twice. */
-static void lf_bug(const struct zone *z, const char *what, uint32_t pfn, int err)
+ * would hand a frame out twice (vm_check() would say where). */
+static void lf_bug(const char *what, uint32_t pfn, int err)
 {
-	(void)z;
 	fprintf(stderr, "vmdefrag: BUG: lock-free %s of frame %u: %s\n", what, pfn, strerror(-err));
 	abort();
 }
@@ -232,7 +231,7 @@ int zone_free(struct zone *z, uint32_t pfn, unsigned int order)
 		return -EINVAL;
 	err = lf_free(z->lf, pfn, order);
 	if (err)
-		lf_bug(z, "free", pfn, err);
+		lf_bug("free", pfn, err);
 	frames_mark_free(z, pfn, 1U << order);
 	view_touch(z, pfn, 1U << order);
 	return 0;
@@ -271,6 +270,9 @@ int zone_take_free(struct zone *z, uint32_t pfn)
 	if (order < 0)
 		return -EINVAL;
 	n = 1U << order;
+	for (uint32_t p = pfn; p < pfn + n; p += pageblock_nr_frames(z))
+		if (pageblock_migratetype(z, p) == MIGRATE_ISOLATE)
+			return -EBUSY;
 	if (!lockfree(z)) {
 		buddy_isolate_free(z, pfn);
 		buddy_split(z, pfn);
@@ -279,13 +281,10 @@ int zone_take_free(struct zone *z, uint32_t pfn)
 	for (uint32_t i = 0; i < n; i++) {
 		int err = lf_alloc_at(z->lf, pfn + i, MIGRATE_MOVABLE);
 
-		if (err) {
-			/* only an isolated chunk refuses a free frame here */
-			while (i--)
-				if (lf_free(z->lf, pfn + i, 0))
-					lf_bug(z, "give back", pfn + i, -EIO);
-			return -EBUSY;
-		}
+		/* a free frame of a chunk not isolated: refused only if
+		 * the bits and the descriptors disagree */
+		if (err)
+			lf_bug("take", pfn + i, err);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		frames_mark_used(z, pfn + i, 0, MIGRATE_MOVABLE);

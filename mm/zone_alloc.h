@@ -60,8 +60,9 @@ int zone_free_block_order(const struct zone *z, uint32_t pfn);
 
 /* The compaction free scanner's __isolate_free_page() + split_page(): the
  * free block headed at pfn becomes MOVABLE order-0 allocations, one per
- * frame. Its order, or -EINVAL when no free block starts at pfn, -EBUSY
- * when its pageblock is isolated (lock-free: nothing taken). */
+ * frame. Its order, or, taking nothing, -EINVAL when no free block starts
+ * at pfn, -EBUSY when its pageblock is isolated (a block being cleared is
+ * no destination). */
 int zone_take_free(struct zone *z, uint32_t pfn);
 
 /* Free blocks per order (buddyinfo); and per migratetype (pagetypeinfo:

@@ -87,7 +87,8 @@ START_TEST(test_lockfree_against_model)
 				ck_assert_int_eq(got, -EINVAL);
 				continue;
 			}
-			if (isolated[pfn / LF_CHUNK_FRAMES]) {
+			if (isolated[pfn / LF_CHUNK_FRAMES] ||
+			    isolated[(pfn + (1U << order) - 1) / LF_CHUNK_FRAMES]) {
 				ck_assert_int_eq(got, -EBUSY);
 				continue;
 			}
