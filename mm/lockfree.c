@@ -81,7 +81,8 @@ int lf_init(struct lf_pool *p, uint64_t nr_frames)
 	p->bits = zalloc_aligned((size_t)p->nr_chunks * LF_WORDS_PER_CHUNK * sizeof(*p->bits));
 	p->chunks = zalloc_aligned((size_t)p->nr_chunks * sizeof(*p->chunks));
 	p->groups = zalloc_aligned((size_t)p->nr_groups * sizeof(*p->groups));
-	if (!p->bits || !p->chunks || !p->groups) {
+	p->hints = zalloc_aligned((size_t)p->nr_groups * sizeof(*p->hints));
+	if (!p->bits || !p->chunks || !p->groups || !p->hints) {
 		lf_destroy(p);
 		return -ENOMEM;
 	}
@@ -89,8 +90,8 @@ int lf_init(struct lf_pool *p, uint64_t nr_frames)
 		atomic_init(&p->chunks[c], entry_make(LF_CHUNK_FRAMES, 0, LF_KIND_NONE));
 	for (uint32_t g = 0; g < p->nr_groups; g++) {
 		atomic_init(&p->groups[g].free, group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
-		atomic_init(&p->groups[g].reserved, 0);
-		atomic_init(&p->groups[g].owner, 0);
+		atomic_init(&p->hints[g].reserved, 0);
+		atomic_init(&p->hints[g].owner, 0);
 	}
 	atomic_init(&p->next_group, 0);
 	atomic_init(&p->nr_locals, 0);
@@ -102,6 +103,7 @@ void lf_destroy(struct lf_pool *p)
 	free(p->bits);
 	free(p->chunks);
 	free(p->groups);
+	free(p->hints);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -117,7 +119,7 @@ void lf_local_init(struct lf_local *l)
 static void unreserve(struct lf_pool *p, struct lf_local *l, enum lf_kind k)
 {
 	if (l->group[k] != NO_GROUP)
-		atomic_fetch_sub_explicit(&p->groups[l->group[k]].reserved, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&p->hints[l->group[k]].reserved, 1, memory_order_relaxed);
 	l->group[k] = NO_GROUP;
 }
 
@@ -214,11 +216,11 @@ static bool frame_from_group(struct lf_pool *p, struct lf_local *l, uint32_t g, 
 static void reserve_group(struct lf_pool *p, struct lf_local *l, enum lf_kind k, uint32_t g)
 {
 	unreserve(p, l, k);
-	atomic_fetch_add_explicit(&p->groups[g].reserved, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->hints[g].reserved, 1, memory_order_relaxed);
 	if (!l->id)
 		l->id = atomic_fetch_add_explicit(&p->nr_locals, 1, memory_order_relaxed) + 1;
-	if (atomic_load_explicit(&p->groups[g].owner, memory_order_relaxed) != l->id)
-		atomic_store_explicit(&p->groups[g].owner, l->id, memory_order_relaxed);
+	if (atomic_load_explicit(&p->hints[g].owner, memory_order_relaxed) != l->id)
+		atomic_store_explicit(&p->hints[g].owner, l->id, memory_order_relaxed);
 	l->group[k] = g;
 }
 
@@ -232,15 +234,15 @@ static void reserve_group(struct lf_pool *p, struct lf_local *l, enum lf_kind k,
 static bool group_suits(const struct lf_pool *p, const struct lf_local *l, uint32_t g,
 			unsigned int pass)
 {
-	uint32_t free = atomic_load_explicit(&p->groups[g].free, memory_order_relaxed);
+	uint32_t free;
 
-	if (!free)
+	/* the hints first: the counter is another thread's hot line */
+	if (pass < 3 && atomic_load_explicit(&p->hints[g].reserved, memory_order_relaxed))
 		return false;
-	if (pass < 3 && atomic_load_explicit(&p->groups[g].reserved, memory_order_relaxed))
+	if (pass == 0 && (!l->id || atomic_load_explicit(&p->hints[g].owner, memory_order_relaxed) != l->id))
 		return false;
-	if (pass == 0 && (!l->id || atomic_load_explicit(&p->groups[g].owner, memory_order_relaxed) != l->id))
-		return false;
-	return pass > 1 || free < group_nr_chunks(p, g) * LF_CHUNK_FRAMES;
+	free = atomic_load_explicit(&p->groups[g].free, memory_order_relaxed);
+	return free && (pass > 1 || free < group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
 }
 
 static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, uint32_t *pfn)
@@ -333,13 +335,21 @@ static bool chunks_from_group(struct lf_pool *p, uint32_t g, unsigned int order,
 static int alloc_chunks(struct lf_pool *p, struct lf_local *l, unsigned int order, enum lf_kind k,
 			uint32_t *pfn)
 {
-	uint32_t start = l->group[k] != NO_GROUP ? l->group[k] :
-			 atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed) % p->nr_groups;
+	uint32_t start;
 
-	for (uint32_t i = 0; i < p->nr_groups; i++) {
-		uint32_t g = (start + i) % p->nr_groups;
+	if (l->group[k] != NO_GROUP && chunks_from_group(p, l->group[k], order, k, pfn))
+		return 0;
+	/* the groups in the order a frame looks for one: another thread's
+	 * reserved group last, or two threads taking chunks side by side
+	 * share its counter and its chunks' cache lines */
+	start = (l->group[k] != NO_GROUP ? l->group[k] + 1 :
+		 atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed)) % p->nr_groups;
+	for (unsigned int pass = 0; pass < GROUP_PASSES; pass++) {
+		for (uint32_t i = 0; i < p->nr_groups; i++) {
+			uint32_t g = (start + i) % p->nr_groups;
 
-		if (chunks_from_group(p, g, order, k, pfn)) {
+			if (!group_suits(p, l, g, pass) || !chunks_from_group(p, g, order, k, pfn))
+				continue;
 			if (l->group[k] != g)
 				reserve_group(p, l, k, g);
 			return 0;
@@ -579,7 +589,7 @@ enum lf_kind lf_chunk_kind(const struct lf_pool *p, uint32_t chunk)
 size_t lf_metadata_bytes(const struct lf_pool *p)
 {
 	return (size_t)p->nr_chunks * (LF_WORDS_PER_CHUNK * sizeof(*p->bits) + sizeof(*p->chunks)) +
-	       (size_t)p->nr_groups * sizeof(*p->groups) + sizeof(*p);
+	       (size_t)p->nr_groups * (sizeof(*p->groups) + sizeof(*p->hints)) + sizeof(*p);
 }
 
 /* Is [first, first + 2^order) of a chunk's words all clear? order <= 9. */

@@ -61,9 +61,18 @@ enum lf_kind {
 /* A cache line each: threads in different groups share no line. */
 struct lf_group {
 	_Alignas(64) _Atomic uint32_t free;	/* free frames in the group's chunks */
-	_Atomic uint32_t reserved;		/* how many locals allocate here: a hint */
+};
+
+/* Who allocates in a group, apart from its counter: a thread looking for
+ * a group reads every group's hints, which change only when a group is
+ * reserved, and its counter only where the hints suit (reading the others'
+ * counters, written at each of their allocations and frees, pulled their
+ * lines away from them: two threads at random order-0 operations scaled
+ * 1.6x instead of 1.8x). */
+struct lf_group_hint {
+	_Atomic uint32_t reserved;		/* how many locals allocate here */
 	_Atomic uint32_t owner;			/* the local that last reserved it: its
-						 * frees come back here (a hint) */
+						 * frees come back here */
 };
 
 struct lf_pool {
@@ -73,6 +82,7 @@ struct lf_pool {
 	_Atomic uint64_t *bits;		/* LF_WORDS_PER_CHUNK per chunk */
 	_Atomic uint32_t *chunks;	/* one entry per chunk */
 	struct lf_group *groups;
+	struct lf_group_hint *hints;	/* one per group */
 	_Atomic uint32_t next_group;	/* where the next search for a group starts */
 	_Atomic uint32_t nr_locals;	/* ids handed to lf_locals */
 };

@@ -38,7 +38,7 @@ START_TEST(test_init)
 	ck_assert_uint_eq(p.nr_groups, 3);
 	ck_assert_uint_eq(lf_free_frames(&p), FRAMES);
 	/* state per frame: a bit, a chunk's 4 bytes over 512, a group's line over 16384 */
-	ck_assert_uint_eq(lf_metadata_bytes(&p), 70 * (64 + 4) + 3 * 64 + sizeof(p));
+	ck_assert_uint_eq(lf_metadata_bytes(&p), 70 * (64 + 4) + 3 * (64 + 8) + sizeof(p));
 	assert_consistent(&p);
 	lf_destroy(&p);
 }

@@ -8,6 +8,7 @@
  * state's bytes per frame. Prints numbers; judges nothing.
  *
  *   usage: alloc-bench [--allocator buddy|lockfree] [--threads N[,N...]] [--frames N]
+ *                      [--rounds N]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,9 +24,14 @@
 
 #define DEFAULT_FRAMES	(1U << 20)
 #define MAX_THREADS	16
+#define MAX_ROUNDS	64
 #define PAIRS0		4000000L
-#define PAIRS9		400000L
+#define PAIRS9		4000000L
 #define RANDOM_OPS	4000000L
+#define BULK_OPS	4000000L	/* timed operations of the bulk patterns, all
+					 * threads: the pool is allocated and freed
+					 * as many times as that takes */
+#define DEFAULT_ROUNDS	3
 
 enum allocator { BUDDY, LOCKFREE };
 
@@ -37,6 +43,7 @@ struct bench {
 	uint32_t frames;
 	unsigned int threads;
 	pthread_barrier_t start;
+	pthread_barrier_t phase;	/* bulk: every thread's timed phase at once */
 };
 
 struct worker {
@@ -136,25 +143,39 @@ static void pairs9(struct worker *w)
 	pairs(w, 9, PAIRS9 / w->b->threads);
 }
 
-/* Allocates this thread's share of the pool in blocks of order; times the
- * allocations if timed_alloc, else the frees (shuffled). */
+/* Allocates this thread's share of the pool in blocks of order, then frees
+ * them shuffled, as many times as BULK_OPS takes (an order-9 pass over 4
+ * GiB is 2,048 frees: microseconds, too short to time alone); times the
+ * allocations if timed_alloc, else the frees. */
 static void bulk(struct worker *w, unsigned int order, bool timed_alloc)
 {
 	uint32_t n = (w->b->frames / w->b->threads) >> order;
+	long passes = BULK_OPS / ((long)n * w->b->threads);
 	unsigned int seed = 1 + w->id;
-	uint64_t t0 = mono_ns();
 
-	for (uint32_t i = 0; i < n; i++)
-		alloc_or_die(w, order, &w->pfns[i]);
-	if (timed_alloc)
-		w->ns = mono_ns() - t0;
-	shuffle(w->pfns, n, &seed);
-	t0 = mono_ns();
-	for (uint32_t i = 0; i < n; i++)
-		free_or_die(w, w->pfns[i], order);
-	if (!timed_alloc)
-		w->ns = mono_ns() - t0;
-	w->ops = n;
+	if (passes < 1)
+		passes = 1;
+	w->ns = 0;
+	for (long pass = 0; pass < passes; pass++) {
+		uint64_t t0;
+
+		/* the threads' allocations side by side, then their frees: the
+		 * timed phase of one never overlaps the untimed of another */
+		pthread_barrier_wait(&w->b->phase);
+		t0 = mono_ns();
+		for (uint32_t i = 0; i < n; i++)
+			alloc_or_die(w, order, &w->pfns[i]);
+		if (timed_alloc)
+			w->ns += mono_ns() - t0;
+		shuffle(w->pfns, n, &seed);
+		pthread_barrier_wait(&w->b->phase);
+		t0 = mono_ns();
+		for (uint32_t i = 0; i < n; i++)
+			free_or_die(w, w->pfns[i], order);
+		if (!timed_alloc)
+			w->ns += mono_ns() - t0;
+	}
+	w->ops = (long)n * passes;
 }
 
 static void alloc0_all(struct worker *w)
@@ -249,9 +270,10 @@ static void bench_destroy(struct bench *b)
 		buddy_destroy(&b->zone);
 }
 
-/* One pattern at one thread count on a fresh allocator. */
-static void run_pattern(enum allocator kind, uint32_t frames, unsigned int threads,
-			const struct pattern *p)
+/* One pattern at one thread count on a fresh allocator; returns the
+ * throughput of all threads together, in Mops/s. */
+static double run_pattern(enum allocator kind, uint32_t frames, unsigned int threads,
+			  const struct pattern *p)
 {
 	struct worker w[MAX_THREADS];
 	struct job jobs[MAX_THREADS];
@@ -262,6 +284,7 @@ static void run_pattern(enum allocator kind, uint32_t frames, unsigned int threa
 
 	bench_init(&b, kind, frames, threads);
 	pthread_barrier_init(&b.start, NULL, threads);
+	pthread_barrier_init(&b.phase, NULL, threads);
 	for (unsigned int i = 0; i < threads; i++) {
 		w[i] = (struct worker){ .b = &b, .id = i };
 		w[i].pfns = malloc((frames / threads) * sizeof(uint32_t));
@@ -286,16 +309,66 @@ static void run_pattern(enum allocator kind, uint32_t frames, unsigned int threa
 	       (double)ops * threads / (double)ns * 1e3, (double)ops / (double)ns * 1e3);
 	fflush(stdout);
 	pthread_barrier_destroy(&b.start);
+	pthread_barrier_destroy(&b.phase);
 	bench_destroy(&b);
+	return (double)ops * threads / (double)ns * 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(const double *v, unsigned int n)
+{
+	double s[64];
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Every thread count, round after round, so each count's runs are spread
+ * over the same stretch of a noisy machine; then per count the median
+ * throughput and, against the first count, the ratio of each round's
+ * runs (measured minutes apart at most) and their median. */
+static void run_rounds(enum allocator kind, uint32_t frames, const unsigned int *counts,
+		       unsigned int nr_counts, unsigned int rounds, const struct pattern *p)
+{
+	double mops[MAX_THREADS][MAX_ROUNDS], ratio[MAX_ROUNDS];
+
+	for (unsigned int r = 0; r < rounds; r++)
+		for (unsigned int t = 0; t < nr_counts; t++)
+			mops[t][r] = run_pattern(kind, frames, counts[t], p);
+	for (unsigned int t = 0; t < nr_counts; t++) {
+		printf("median    threads %u %-21s Mops_per_s %7.2f", counts[t], p->name,
+		       median(mops[t], rounds));
+		if (t) {
+			printf("  vs %u thread%s: x%.2f (rounds:", counts[0], counts[0] > 1 ? "s" : "",
+			       median(mops[t], rounds) / median(mops[0], rounds));
+			for (unsigned int r = 0; r < rounds; r++) {
+				ratio[r] = mops[t][r] / mops[0][r];
+				printf(" %.2f", ratio[r]);
+			}
+			printf("; median %.2f)", median(ratio, rounds));
+		}
+		printf("\n");
+	}
+	fflush(stdout);
 }
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: alloc-bench [--allocator buddy|lockfree] [--threads N[,N...]] [--frames N]\n"
+		"                   [--rounds N]\n"
 		"  --allocator  which allocator (default buddy)\n"
 		"  --threads    thread counts to measure in turn (default 1; at most %d)\n"
-		"  --frames     pool size in 4 KiB frames (default %u: 4 GiB)\n",
-		MAX_THREADS, DEFAULT_FRAMES);
+		"  --frames     pool size in 4 KiB frames (default %u: 4 GiB)\n"
+		"  --rounds     runs of each pattern at each thread count, in turn (default %d,\n"
+		"               at most %d); medians and ratios printed after each pattern\n",
+		MAX_THREADS, DEFAULT_FRAMES, DEFAULT_ROUNDS, MAX_ROUNDS);
 }
 
 static int bad_option(const char *option, const char *value, const char *want)
@@ -310,12 +383,14 @@ int main(int argc, char **argv)
 		{ "allocator", required_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "frames", required_argument, NULL, 'f' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned int counts[MAX_THREADS], nr_counts = 0;
 	enum allocator kind = BUDDY;
 	uint32_t frames = DEFAULT_FRAMES;
+	unsigned long rounds = DEFAULT_ROUNDS;
 	char *list = "1", *end;
 	int c;
 
@@ -336,6 +411,11 @@ int main(int argc, char **argv)
 			frames = (uint32_t)strtoul(optarg, &end, 0);
 			if (*end || !frames || frames % (2 * LF_CHUNK_FRAMES))
 				return bad_option("--frames", optarg, "a multiple of 1024");
+			break;
+		case 'r':
+			rounds = strtoul(optarg, &end, 10);
+			if (*end || !rounds || rounds > MAX_ROUNDS)
+				return bad_option("--rounds", optarg, "1 to 64");
 			break;
 		case 'h':
 			return cli_usage_exit(usage, true);
@@ -364,7 +444,6 @@ int main(int argc, char **argv)
 		bench_destroy(&b);
 	}
 	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
-		for (unsigned int t = 0; t < nr_counts; t++)
-			run_pattern(kind, frames, counts[t], &patterns[i]);
+		run_rounds(kind, frames, counts, nr_counts, (unsigned int)rounds, &patterns[i]);
 	return 0;
 }
