@@ -70,7 +70,10 @@ static void *zalloc_aligned(size_t size)
 	return m;
 }
 
-int lf_init(struct lf_pool *p, uint64_t nr_frames)
+/* Sizes, and the volatile state (group counters and hints); the bits and
+ * chunk entries are given (bits, chunks) or allocated here. */
+static int init_pool(struct lf_pool *p, uint64_t nr_frames, _Atomic uint64_t *bits,
+		     _Atomic uint32_t *chunks)
 {
 	memset(p, 0, sizeof(*p));
 	if (!nr_frames || nr_frames % LF_CHUNK_FRAMES || nr_frames > LF_MAX_FRAMES)
@@ -78,18 +81,16 @@ int lf_init(struct lf_pool *p, uint64_t nr_frames)
 	p->nr_frames = (uint32_t)nr_frames;
 	p->nr_chunks = p->nr_frames / LF_CHUNK_FRAMES;
 	p->nr_groups = (p->nr_chunks + LF_GROUP_CHUNKS - 1) / LF_GROUP_CHUNKS;
-	p->bits = zalloc_aligned((size_t)p->nr_chunks * LF_WORDS_PER_CHUNK * sizeof(*p->bits));
-	p->chunks = zalloc_aligned((size_t)p->nr_chunks * sizeof(*p->chunks));
+	p->external = bits != NULL;
+	p->bits = bits ? bits : zalloc_aligned((size_t)p->nr_chunks * LF_WORDS_PER_CHUNK * sizeof(*p->bits));
+	p->chunks = chunks ? chunks : zalloc_aligned((size_t)p->nr_chunks * sizeof(*p->chunks));
 	p->groups = zalloc_aligned((size_t)p->nr_groups * sizeof(*p->groups));
 	p->hints = zalloc_aligned((size_t)p->nr_groups * sizeof(*p->hints));
 	if (!p->bits || !p->chunks || !p->groups || !p->hints) {
 		lf_destroy(p);
 		return -ENOMEM;
 	}
-	for (uint32_t c = 0; c < p->nr_chunks; c++)
-		atomic_init(&p->chunks[c], entry_make(LF_CHUNK_FRAMES, 0, LF_KIND_NONE));
 	for (uint32_t g = 0; g < p->nr_groups; g++) {
-		atomic_init(&p->groups[g].free, group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
 		atomic_init(&p->hints[g].reserved, 0);
 		atomic_init(&p->hints[g].owner, 0);
 	}
@@ -98,10 +99,47 @@ int lf_init(struct lf_pool *p, uint64_t nr_frames)
 	return 0;
 }
 
+/* Every frame free. */
+static void set_all_free(struct lf_pool *p)
+{
+	for (size_t i = 0; i < (size_t)p->nr_chunks * LF_WORDS_PER_CHUNK; i++)
+		atomic_init(&p->bits[i], 0);
+	for (uint32_t c = 0; c < p->nr_chunks; c++)
+		atomic_init(&p->chunks[c], entry_make(LF_CHUNK_FRAMES, 0, LF_KIND_NONE));
+	for (uint32_t g = 0; g < p->nr_groups; g++)
+		atomic_init(&p->groups[g].free, group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
+}
+
+int lf_init(struct lf_pool *p, uint64_t nr_frames)
+{
+	int err = init_pool(p, nr_frames, NULL, NULL);
+
+	if (!err)
+		set_all_free(p);
+	return err;
+}
+
+int lf_init_on(struct lf_pool *p, uint64_t nr_frames, _Atomic uint64_t *bits,
+	       _Atomic uint32_t *chunks, bool fresh)
+{
+	int err;
+
+	if (!bits || !chunks)
+		return -EINVAL;
+	err = init_pool(p, nr_frames, bits, chunks);
+	if (err)
+		return err;
+	if (fresh)
+		set_all_free(p);
+	return 0;
+}
+
 void lf_destroy(struct lf_pool *p)
 {
-	free(p->bits);
-	free(p->chunks);
+	if (!p->external) {
+		free(p->bits);
+		free(p->chunks);
+	}
 	free(p->groups);
 	free(p->hints);
 	memset(p, 0, sizeof(*p));
@@ -560,6 +598,87 @@ int lf_split(struct lf_pool *p, uint32_t pfn)
 	}
 	atomic_store_explicit(&p->chunks[c], entry_make(0, 0, lf_entry_kind(e)), memory_order_release);
 	return 0;
+}
+
+/* ---- recovery ---- */
+
+/* Chunk c's allocations as frames: every bit set, the entry 0 free. */
+static void make_frames(struct lf_pool *p, uint32_t c, uint32_t e)
+{
+	set_all_bits(p, c);
+	atomic_store_explicit(&p->chunks[c], entry_make(0, 0, lf_entry_kind(e)), memory_order_relaxed);
+}
+
+void lf_recover(struct lf_pool *p, struct lf_recovery *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (uint32_t c = 0; c < p->nr_chunks; c++) {
+		uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+		uint32_t pair = e & LF_CHUNK_PAIR_BUSY;
+
+		if (e & LF_CHUNK_ISOLATED) {
+			e &= ~LF_CHUNK_ISOLATED;
+			atomic_store_explicit(&p->chunks[c], e, memory_order_relaxed);
+			r->isolated_chunks++;
+		}
+		if ((e & LF_CHUNK_HUGE) && pair == LF_CHUNK_PAIR_BUSY) {
+			uint32_t t = c + 1 < p->nr_chunks ?
+				     atomic_load_explicit(&p->chunks[c + 1], memory_order_relaxed) : 0;
+
+			make_frames(p, c, e);
+			if ((t & LF_CHUNK_HUGE) && (t & LF_CHUNK_PAIR_BUSY) == LF_CHUNK_PAIR_TAIL)
+				make_frames(p, ++c, t);
+			r->busy_chunks++;
+			continue;
+		}
+		if ((e & LF_CHUNK_HUGE) && pair == LF_CHUNK_PAIR_HEAD) {
+			uint32_t t = c + 1 < p->nr_chunks ?
+				     atomic_load_explicit(&p->chunks[c + 1], memory_order_relaxed) : 0;
+
+			if ((t & LF_CHUNK_HUGE) && (t & LF_CHUNK_PAIR_BUSY) == LF_CHUNK_PAIR_TAIL) {
+				c++;		/* a whole pair */
+				continue;
+			}
+			make_frames(p, c, e);	/* a head without its tail */
+			r->broken_pairs++;
+			continue;
+		}
+		if ((e & LF_CHUNK_HUGE) && pair == LF_CHUNK_PAIR_TAIL) {
+			make_frames(p, c, e);
+			r->broken_pairs++;
+			continue;
+		}
+		if (e & LF_CHUNK_HUGE) {
+			/* an order-9 block: its bits are clear while it is whole */
+			for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
+				atomic_store_explicit(&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i], 0,
+						      memory_order_relaxed);
+			continue;
+		}
+		{
+			uint32_t zeros = 0;
+
+			for (unsigned int i = 0; i < LF_WORDS_PER_CHUNK; i++)
+				zeros += 64 - (uint32_t)__builtin_popcountll(atomic_load_explicit(
+					&p->bits[(size_t)c * LF_WORDS_PER_CHUNK + i], memory_order_relaxed));
+			if (lf_entry_free(e) != zeros) {
+				atomic_store_explicit(&p->chunks[c], entry_make(zeros, 0, lf_entry_kind(e)),
+						      memory_order_relaxed);
+				r->counts_fixed++;
+			}
+		}
+	}
+	for (uint32_t g = 0; g < p->nr_groups; g++) {
+		uint32_t free = 0;
+
+		for (uint32_t c = group_first_chunk(g); c < group_first_chunk(g) + group_nr_chunks(p, g); c++) {
+			uint32_t e = atomic_load_explicit(&p->chunks[c], memory_order_relaxed);
+
+			free += e & LF_CHUNK_HUGE ? 0 : lf_entry_free(e);
+		}
+		atomic_store_explicit(&p->groups[g].free, free, memory_order_relaxed);
+		atomic_store_explicit(&p->hints[g].reserved, 0, memory_order_relaxed);
+	}
 }
 
 /* ---- what the pool holds ---- */

@@ -83,6 +83,7 @@ struct lf_pool {
 	_Atomic uint32_t *chunks;	/* one entry per chunk */
 	struct lf_group *groups;
 	struct lf_group_hint *hints;	/* one per group */
+	bool external;			/* bits and chunks are the caller's memory */
 	_Atomic uint32_t next_group;	/* where the next search for a group starts */
 	_Atomic uint32_t nr_locals;	/* ids handed to lf_locals */
 };
@@ -100,6 +101,33 @@ struct lf_local {
  * 0 or more than ZONE_MAX_FRAMES-like limits allow, -ENOMEM. All free. */
 int lf_init(struct lf_pool *p, uint64_t nr_frames);
 void lf_destroy(struct lf_pool *p);
+
+/* The same on the caller's memory for the bits (nr_frames / 64 words) and
+ * chunk entries (one per chunk), as a persistent pool maps them from its
+ * file: all free if fresh, else as they are, for lf_recover(). The
+ * caller's memory outlives the pool (lf_destroy() leaves it). */
+int lf_init_on(struct lf_pool *p, uint64_t nr_frames, _Atomic uint64_t *bits,
+	       _Atomic uint32_t *chunks, bool fresh);
+
+/* What lf_recover() repaired. */
+struct lf_recovery {
+	uint32_t busy_chunks;		/* a split, or a pair being built or freed, in
+					 * flight when the process died: made frames */
+	uint32_t broken_pairs;		/* half of a pair without the other half */
+	uint32_t isolated_chunks;	/* isolation ended */
+	uint32_t counts_fixed;		/* chunk counters that disagreed with the bits */
+};
+
+/* Makes the bits and chunk entries a process left when it died at any
+ * instant into a state lf_check() accepts with no call in flight. Whatever
+ * a call had made busy (a split, or a pair being built or freed: in each,
+ * nobody but that call had the block, or its owner had it whole) is
+ * finished as a split, every frame of it allocated, so nothing an owner
+ * may hold is lost; half of a pair without the other half likewise;
+ * isolation ends; every chunk's free count is recounted from its bits and
+ * every group's from its chunks. Which allocated frames anyone owns the
+ * allocator cannot know: the caller frees the rest (pmem_reconcile()). */
+void lf_recover(struct lf_pool *p, struct lf_recovery *r);
 
 void lf_local_init(struct lf_local *l);
 /* Gives up l's group reservations (a thread that stops allocating). */
