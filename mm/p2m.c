@@ -6,8 +6,11 @@
 
 #include "mm/p2m.h"
 
+static int check_unowned(const struct p2m *m, uint32_t pfn);
+
 int p2m_init(struct p2m *m, struct zone *z, uint32_t nr_gfns)
 {
+	m->external = false;
 	m->zone = z;
 	m->nr_gfns = nr_gfns;
 	m->nr_mapped = 0;
@@ -20,9 +23,38 @@ int p2m_init(struct p2m *m, struct zone *z, uint32_t nr_gfns)
 	return 0;
 }
 
+int p2m_init_on(struct p2m *m, struct zone *z, uint32_t nr_gfns, uint32_t *pfn_of, bool fresh)
+{
+	m->zone = z;
+	m->nr_gfns = nr_gfns;
+	m->nr_mapped = 0;
+	m->nr_breaks = 0;
+	m->pfn_of = pfn_of;
+	m->external = true;
+	if (fresh) {
+		for (uint32_t g = 0; g < nr_gfns; g++)
+			m->pfn_of[g] = PFN_NONE;
+		return 0;
+	}
+	for (uint32_t g = 0; g < nr_gfns; g++) {
+		uint32_t pfn = pfn_of[g];
+
+		if (g + 1 < nr_gfns)
+			m->nr_breaks += !p2m_contiguous(m, g);
+		if (pfn == PFN_NONE)
+			continue;
+		if (check_unowned(m, pfn))
+			return -EUCLEAN;	/* pmem_reconcile() refuses such a p2m */
+		z->frames[pfn].use.gfn = g;
+		m->nr_mapped++;
+	}
+	return 0;
+}
+
 void p2m_destroy(struct p2m *m)
 {
-	free(m->pfn_of);
+	if (!m->external)
+		free(m->pfn_of);
 	m->pfn_of = NULL;
 	m->nr_gfns = 0;
 }

@@ -5,6 +5,7 @@
 #ifndef MM_P2M_H
 #define MM_P2M_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mm/buddy.h"
@@ -16,10 +17,18 @@ struct p2m {
 	uint64_t nr_breaks;	/* guest frames g whose successor is not backed
 				 * alike (see p2m_contiguous): mappings - 1 */
 	struct zone *zone;
+	bool external;		/* pfn_of is the caller's (a persistent pool's file) */
 };
 
 int p2m_init(struct p2m *m, struct zone *z, uint32_t nr_gfns);
 void p2m_destroy(struct p2m *m);
+
+/* The same on the caller's array of nr_gfns entries (a persistent pool's,
+ * pool->pmem_p2m), which outlives it: all holes if fresh, else as it is,
+ * each mapped frame then made owned by its guest frame (after
+ * pmem_reconcile() and zone_resync()). -EUCLEAN if an entry names a frame
+ * that is free or owned twice. */
+int p2m_init_on(struct p2m *m, struct zone *z, uint32_t nr_gfns, uint32_t *pfn_of, bool fresh);
 
 /* A copy of src over z, a clone of src's zone. */
 int p2m_clone(struct p2m *dst, const struct p2m *src, struct zone *z);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,38 +111,163 @@ static uint8_t *map_aligned(int fd, uint64_t size)
 	return area;
 }
 
+/* The persistent pool's file, new or not: locked (one process at a time),
+ * its header read or written, its state mapped shared and the zone on it,
+ * recovered when it was there before. */
+/* Frames recovery frees come in ascending order: punched a run at a time. */
+struct punch_runs {
+	struct pool *p;
+	uint32_t start, len;
+};
+
+static void punch_flush(struct punch_runs *r)
+{
+	if (r->len)
+		pool_punch(r->p, r->start, r->len);
+	r->len = 0;
+}
+
+static void punch_one(void *arg, uint32_t pfn)
+{
+	struct punch_runs *r = arg;
+
+	if (r->len && pfn == r->start + r->len) {
+		r->len++;
+		return;
+	}
+	punch_flush(r);
+	r->start = pfn;
+	r->len = 1;
+}
+
+static int open_persistent(struct pool *p, const char *path, const struct pool_file_opts *opts)
+{
+	uint64_t nr_frames = p->size >> FRAME_SHIFT, state_len;
+	bool fresh;
+	int err = create_file(p, path);
+
+	fresh = p->created = !err;
+	if (err == -EEXIST) {
+		struct stat st;
+
+		/* a pool of ours; the checks below say if it is one */
+		p->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (p->fd < 0)
+			return -errno;
+		if (fstat(p->fd, &st) || !S_ISREG(st.st_mode)) {
+			snprintf(p->why, sizeof(p->why), "not a regular file");
+			return -EINVAL;
+		}
+		err = 0;
+	}
+	if (err)
+		return err;
+	if (flock(p->fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		snprintf(p->why, sizeof(p->why), "%s", err == -EWOULDBLOCK ?
+			 "in use by another process (it holds the file's lock)" : strerror(-err));
+		return err == -EWOULDBLOCK ? -EBUSY : err;
+	}
+	if (fresh) {
+		err = pmem_layout(nr_frames, opts->nr_gfns, &p->pmem);
+		if (err)
+			return err;
+		if (ftruncate(p->fd, (off_t)p->pmem.file_size) < 0)
+			return -errno;
+	} else {
+		err = pmem_read_header(p->fd, nr_frames, opts->nr_gfns, &p->pmem, p->why, sizeof(p->why));
+		if (err)
+			return err;
+	}
+	state_len = p->pmem.header_offset - p->pmem.chunks_offset;
+	p->pmem_state = mmap(NULL, state_len, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd,
+			     (off_t)p->pmem.chunks_offset);
+	if (p->pmem_state == MAP_FAILED) {
+		p->pmem_state = NULL;
+		return -errno;
+	}
+	p->pmem_p2m = (uint32_t *)(p->pmem_state + (p->pmem.p2m_offset - p->pmem.chunks_offset));
+	err = zone_init_on(&p->zone, nr_frames,
+			   (_Atomic uint64_t *)(p->pmem_state + (p->pmem.bits_offset - p->pmem.chunks_offset)),
+			   (_Atomic uint32_t *)p->pmem_state, fresh);
+	if (err)
+		return err;
+	if (fresh) {
+		memset(p->pmem_p2m, 0xff, (size_t)opts->nr_gfns * sizeof(*p->pmem_p2m));
+		/* the header last: a file cut off before it is no pool */
+		return pmem_write_header(p->fd, &p->pmem);
+	}
+	return 0;
+}
+
+/* After the frames are mapped: a recovered pool's frames nobody owns go
+ * back, punched, and the descriptors follow the bits. */
+static int recover_persistent(struct pool *p, const struct pool_file_opts *opts)
+{
+	struct punch_runs runs = { p, 0, 0 };
+	int err = pmem_reconcile(p->zone.lf, p->pmem_p2m, opts->nr_gfns, punch_one, &runs, &p->recovery,
+				 p->why, sizeof(p->why));
+
+	punch_flush(&runs);
+	if (err)
+		return err;
+	zone_resync(&p->zone);
+	p->recovered = true;
+	return 0;
+}
+
 int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		     const char *path, const struct pool_file_opts *opts, enum zone_allocator allocator)
 {
+	bool persistent = backing == POOL_FILE && opts && opts->persistent;
 	int err;
 
 	memset(p, 0, sizeof(*p));
 	p->fd = p->dir_fd = -1;
 	p->backing = backing;
-	p->keep_file = opts && opts->keep;
-	err = zone_init(&p->zone, nr_frames, allocator);
-	if (err)
-		return err;
+	p->keep_file = opts && (opts->keep || opts->persistent);
 	p->size = nr_frames << FRAME_SHIFT;
+	if (persistent && allocator != ZONE_LOCKFREE) {
+		snprintf(p->why, sizeof(p->why), "a persistent pool needs the lockfree allocator");
+		return -EINVAL;
+	}
+	if (nr_frames % PAGEBLOCK_FRAMES || !nr_frames || nr_frames > ZONE_MAX_FRAMES)
+		return -EINVAL;
+	err = persistent ? open_persistent(p, path, opts) : zone_init(&p->zone, nr_frames, allocator);
+	if (err) {
+		if (persistent)
+			goto fail;
+		return err;
+	}
 	if (backing == POOL_ANON) {
 		p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	} else {
-		err = open_backing(p, path);
-		if (err)
-			goto fail;
-		if (ftruncate(p->fd, (off_t)p->size) < 0)
-			goto fail_errno;
+		if (!persistent) {
+			err = open_backing(p, path);
+			if (err)
+				goto fail;
+			if (ftruncate(p->fd, (off_t)p->size) < 0)
+				goto fail_errno;
+		}
 		p->base = map_aligned(p->fd, p->size);
 	}
 	if (p->base == MAP_FAILED)
 		goto fail_errno;
+	if (persistent && !p->created) {
+		err = recover_persistent(p, opts);
+		if (err)
+			goto fail;
+	}
 	return 0;
 fail_errno:
 	err = -errno;
 fail:
-	p->base = NULL;
-	p->keep_file = false;	/* a pool that never was leaves no file */
+	if (p->base == MAP_FAILED)
+		p->base = NULL;
+	/* a pool that never was leaves no file (one opened, not created,
+	 * is not ours to remove: remove_file() knows only created ones) */
+	p->keep_file = false;
 	pool_destroy(p);
 	return err;
 }
@@ -162,12 +288,17 @@ void pool_destroy(struct pool *p)
 {
 	if (p->base)
 		munmap(p->base, p->size);
+	if (p->pmem_state)
+		munmap(p->pmem_state, p->pmem.header_offset - p->pmem.chunks_offset);
+	p->pmem_state = NULL;
+	p->pmem_p2m = NULL;
 	remove_file(p);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->dir_fd >= 0)
 		close(p->dir_fd);
-	zone_destroy(&p->zone);
+	if (p->zone.frames)
+		zone_destroy(&p->zone);
 	p->base = NULL;
 	p->fd = p->dir_fd = -1;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mm/pmem.h"
 #include "mm/zone_alloc.h"
 
 enum pool_backing {
@@ -20,6 +21,9 @@ enum pool_backing {
 /* How a POOL_FILE pool treats its file (--backing file:PATH,OPTION...). */
 struct pool_file_opts {
 	bool keep;		/* leave the file behind at pool_destroy() */
+	bool persistent;	/* the pool's state in the file too: an existing
+				 * pool file is recovered (mm/pmem.h) */
+	uint32_t nr_gfns;	/* persistent: guest frames the p2m covers */
 };
 
 struct pool {
@@ -33,6 +37,15 @@ struct pool {
 	int dir_fd;
 	char *file_name;
 	bool keep_file;
+	/* persistent: the state's mapping of the file, the p2m in it, and
+	 * whether the pool was recovered (what recovery did) or is new */
+	struct pmem_header pmem;
+	uint8_t *pmem_state;
+	uint32_t *pmem_p2m;
+	bool created;		/* a new file, not one recovered */
+	bool recovered;
+	struct pmem_recovery recovery;
+	char why[256];		/* what was wrong, when a pool could not be had */
 };
 
 /* Creates a pool of nr_frames frames (path only for POOL_FILE, as
@@ -51,7 +64,13 @@ int pool_create_file(struct pool *p, uint64_t nr_frames, const char *path,
 		     const struct pool_file_opts *opts);
 
 /* Either of the above (opts only for POOL_FILE) on the given allocator:
- * they are this on the buddy. */
+ * they are this on the buddy. A persistent pool (opts->persistent, on the
+ * lock-free allocator) is created at path, or, if path names one already,
+ * opened and recovered (pmem_read_header(), pmem_reconcile(),
+ * zone_resync(); its frames nobody owned punched); its file is kept at
+ * pool_destroy(), and locked against a second process meanwhile (-EBUSY).
+ * A file that is no pool of ours or does not fit is refused as
+ * pmem_read_header() says, and left as it was; p->why says what is wrong. */
 int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		     const char *path, const struct pool_file_opts *opts, enum zone_allocator allocator);
 

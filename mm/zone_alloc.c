@@ -127,21 +127,22 @@ static const struct lf_view *view_refresh(const struct zone *z)
 	return v;
 }
 
-int zone_init(struct zone *z, uint64_t nr_frames, enum zone_allocator a)
-{
-	int err;
+static void sync_pageblock(struct zone *z, uint32_t chunk);
 
-	if (a == ZONE_BUDDY)
-		return buddy_init(z, nr_frames);
-	if (a != ZONE_LOCKFREE)
-		return -EINVAL;
-	err = zone_init_frames(z, nr_frames, PAGEBLOCK_ORDER);
+/* A lock-free zone, its bits and chunk entries in memory of its own
+ * (bits NULL) or the caller's (fresh: all free; else as they are). */
+static int init_lockfree(struct zone *z, uint64_t nr_frames, _Atomic uint64_t *bits,
+			 _Atomic uint32_t *chunks, bool fresh)
+{
+	int err = zone_init_frames(z, nr_frames, PAGEBLOCK_ORDER);
+
 	if (err)
 		return err;
 	z->allocator = ZONE_LOCKFREE;
 	z->lf = calloc(1, sizeof(*z->lf));
 	z->lf_local = aligned_alloc(64, sizeof(*z->lf_local));
-	err = z->lf && z->lf_local ? lf_init(z->lf, nr_frames) : -ENOMEM;
+	err = !z->lf || !z->lf_local ? -ENOMEM :
+	      bits ? lf_init_on(z->lf, nr_frames, bits, chunks, fresh) : lf_init(z->lf, nr_frames);
 	if (!err) {
 		z->lf_view = view_create(z->lf->nr_chunks);
 		if (!z->lf_view) {
@@ -159,6 +160,40 @@ int zone_init(struct zone *z, uint64_t nr_frames, enum zone_allocator a)
 	}
 	lf_local_init(z->lf_local);
 	return 0;
+}
+
+int zone_init(struct zone *z, uint64_t nr_frames, enum zone_allocator a)
+{
+	if (a == ZONE_BUDDY)
+		return buddy_init(z, nr_frames);
+	if (a != ZONE_LOCKFREE)
+		return -EINVAL;
+	return init_lockfree(z, nr_frames, NULL, NULL, true);
+}
+
+int zone_init_on(struct zone *z, uint64_t nr_frames, _Atomic uint64_t *bits,
+		 _Atomic uint32_t *chunks, bool fresh)
+{
+	if (!bits || !chunks)
+		return -EINVAL;
+	return init_lockfree(z, nr_frames, bits, chunks, fresh);
+}
+
+void zone_resync(struct zone *z)
+{
+	/* frames_mark_used() counts each used frame down from here */
+	z->free_frames = z->nr_frames;
+	for (uint32_t pfn = 0; pfn < z->nr_frames; pfn++) {
+		memset(&z->frames[pfn], 0, sizeof(z->frames[pfn]));
+		if (lf_frame_used(z->lf, pfn))
+			frames_mark_used(z, pfn, 0, MIGRATE_MOVABLE);
+	}
+	z->nr_pinned = z->nr_huge = 0;
+	for (uint32_t c = 0; c < z->lf->nr_chunks; c++) {
+		z->pageblock[c] = MIGRATE_MOVABLE;
+		sync_pageblock(z, c);
+	}
+	view_touch(z, 0, z->nr_frames);
 }
 
 void zone_destroy(struct zone *z)

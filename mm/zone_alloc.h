@@ -32,6 +32,16 @@ int zone_allocator_parse(const char *name, enum zone_allocator *a);
 int zone_init(struct zone *z, uint64_t nr_frames, enum zone_allocator a);
 void zone_destroy(struct zone *z);
 
+/* A lock-free zone whose allocator state lives in the caller's memory (a
+ * persistent pool's file: lf_init_on()): all free if fresh. Otherwise the
+ * state is as a process left it: after lf_recover() or pmem_reconcile(),
+ * zone_resync() makes the descriptors say what the bits say (every used
+ * frame an order-0 movable allocation, no owner yet: the p2m sets them),
+ * and the views and pageblock types follow. */
+int zone_init_on(struct zone *z, uint64_t nr_frames, _Atomic uint64_t *bits,
+		 _Atomic uint32_t *chunks, bool fresh);
+void zone_resync(struct zone *z);
+
 /* Can the zone's allocator hand out blocks of this order? The buddy any
  * up to MAX_ORDER, the lock-free allocator 0, 9 and 10. */
 bool zone_order_allocatable(const struct zone *z, unsigned int order);

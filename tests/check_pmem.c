@@ -8,12 +8,18 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mm/lockfree.h"
+#include "mm/p2m.h"
 #include "mm/pmem.h"
+#include "mm/pool.h"
 #include "mm/zone_alloc.h"
 #include "tests/check_run.h"
 
@@ -22,14 +28,14 @@
 
 /* ---- the header ---- */
 
-static char path[] = "/tmp/check_pmem.XXXXXX";
+static char header_path[] = "/tmp/check_pmem.XXXXXX";
 
 static int new_pool_file(struct pmem_header *h)
 {
-	int fd = mkstemp(path);
+	int fd = mkstemp(header_path);
 
 	ck_assert_int_ge(fd, 0);
-	unlink(path);
+	unlink(header_path);
 	ck_assert_int_eq(pmem_layout(FRAMES, GFNS, h), 0);
 	ck_assert_int_eq(ftruncate(fd, (off_t)h->file_size), 0);
 	ck_assert_int_eq(pmem_write_header(fd, h), 0);
@@ -316,6 +322,152 @@ START_TEST(test_recover_refuses_a_bad_p2m)
 }
 END_TEST
 
+/* ---- a pool file killed and opened again ---- */
+
+#define POOL_FRAMES	4096	/* 16 MiB */
+#define POOL_GFNS	3000
+#define MAPPED		1000
+
+static void fill(struct pool *p, uint32_t pfn, uint32_t gfn)
+{
+	uint32_t *w = pool_frame(p, pfn);
+
+	for (size_t i = 0; i < FRAME_SIZE / sizeof(*w); i++)
+		w[i] = gfn * 2654435761U + (uint32_t)i;
+}
+
+static bool holds(struct pool *p, uint32_t pfn, uint32_t gfn)
+{
+	const uint32_t *w = pool_frame(p, pfn);
+
+	for (size_t i = 0; i < FRAME_SIZE / sizeof(*w); i++)
+		if (w[i] != gfn * 2654435761U + (uint32_t)i)
+			return false;
+	return true;
+}
+
+static int open_pool(struct pool *p, const char *path)
+{
+	struct pool_file_opts o = { .persistent = true, .nr_gfns = POOL_GFNS };
+
+	return pool_create_with(p, POOL_FILE, POOL_FRAMES, path, &o, ZONE_LOCKFREE);
+}
+
+/* The child: a new pool, MAPPED guest frames populated and written, a
+ * move of guest frame 5 cut off after the copy, before the p2m's switch,
+ * then SIGKILL: no cleanup, no unmapping, no header rewritten. */
+static void child_writes_then_dies(const char *path)
+{
+	struct pool p;
+	struct p2m m;
+	uint32_t pfn, dst;
+
+	if (open_pool(&p, path) || p2m_init_on(&m, &p.zone, POOL_GFNS, p.pmem_p2m, true))
+		_exit(2);
+	for (uint32_t g = 0; g < MAPPED; g++) {
+		if (zone_alloc(&p.zone, 0, MIGRATE_MOVABLE, &pfn) || p2m_map(&m, g, pfn))
+			_exit(3);
+		fill(&p, pfn, g);
+	}
+	if (zone_alloc(&p.zone, 0, MIGRATE_MOVABLE, &dst))
+		_exit(4);
+	memcpy(pool_frame(&p, dst), pool_frame(&p, p2m_lookup(&m, 5)), FRAME_SIZE);
+	raise(SIGKILL);
+	_exit(5);
+}
+
+START_TEST(test_pool_killed_and_recovered)
+{
+	char dir[] = "/tmp/check_pmem.XXXXXX", path[64], msg[256];
+	struct pool p;
+	struct p2m m;
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pool", dir);
+	pid = fork();
+	if (!pid)
+		child_writes_then_dies(path);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child ended with %#x", status);
+	ck_assert_int_eq(open_pool(&p, path), 0);
+	ck_assert(p.recovered);
+	ck_assert_uint_eq(p.recovery.owned, MAPPED);
+	ck_assert_uint_eq(p.recovery.freed, 1);		/* the move's destination */
+	ck_assert_int_eq(p2m_init_on(&m, &p.zone, POOL_GFNS, p.pmem_p2m, false), 0);
+	ck_assert_uint_eq(m.nr_mapped, MAPPED);
+	for (uint32_t g = 0; g < MAPPED; g++)
+		if (!holds(&p, p2m_lookup(&m, g), g))
+			ck_abort_msg("guest frame %u lost its bytes", g);
+	ck_assert_msg(!zone_check(&p.zone, msg, sizeof(msg)), "zone_check: %s", msg);
+	ck_assert_msg(!p2m_check(&m, msg, sizeof(msg)), "p2m_check: %s", msg);
+	ck_assert_uint_eq(zone_free_frames(&p.zone), POOL_FRAMES - MAPPED);
+	/* a second process cannot have it meanwhile */
+	{
+		struct pool q;
+
+		ck_assert_int_eq(open_pool(&q, path), -EBUSY);
+		ck_assert_msg(strstr(q.why, "in use"), "%s", q.why);
+	}
+	p2m_destroy(&m);
+	pool_destroy(&p);
+	/* kept at the end, and opened again as it was */
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(open_pool(&p, path), 0);
+	ck_assert_uint_eq(p.recovery.freed, 0);
+	ck_assert_uint_eq(p.recovery.owned, MAPPED);
+	pool_destroy(&p);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* A file that is not such a pool, or not this size, is refused with what
+ * is wrong, and left as it was; so is a symlink. */
+START_TEST(test_pool_file_refused)
+{
+	char dir[] = "/tmp/check_pmem.XXXXXX", path[64], link[64];
+	struct pool p;
+	uint8_t junk[8192], back[8192];
+	int fd;
+
+	memset(junk, 0x6b, sizeof(junk));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pool", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), sizeof(junk));
+	close(fd);
+	ck_assert_int_eq(open_pool(&p, path), -ENODATA);
+	ck_assert_msg(strstr(p.why, "not a vmdefrag pool"), "%s", p.why);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, back, sizeof(back)), sizeof(back));
+	ck_assert_int_eq(read(fd, back, 1), 0);
+	close(fd);
+	ck_assert(!memcmp(junk, back, sizeof(junk)));
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_int_eq(open_pool(&p, link), -ELOOP);
+	unlink(link);
+	unlink(path);
+	/* a pool of another size */
+	{
+		struct pool_file_opts o = { .persistent = true, .nr_gfns = POOL_GFNS };
+
+		ck_assert_int_eq(open_pool(&p, path), 0);
+		pool_destroy(&p);
+		ck_assert_int_eq(pool_create_with(&p, POOL_FILE, 2 * POOL_FRAMES, path, &o, ZONE_LOCKFREE),
+				 -EINVAL);
+		ck_assert_msg(strstr(p.why, "asks for"), "%s", p.why);
+		ck_assert_int_eq(pool_create_with(&p, POOL_FILE, POOL_FRAMES, path, &o, ZONE_BUDDY), -EINVAL);
+		ck_assert_msg(strstr(p.why, "lockfree"), "%s", p.why);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pmem");
@@ -326,6 +478,8 @@ int main(void)
 	tcase_add_test(tc, test_recover_a_move_in_flight);
 	tcase_add_test(tc, test_recover_blocks_in_flight);
 	tcase_add_test(tc, test_recover_refuses_a_bad_p2m);
+	tcase_add_test(tc, test_pool_killed_and_recovered);
+	tcase_add_test(tc, test_pool_file_refused);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
