@@ -361,6 +361,7 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 {
 	struct zone *z = c->zone;
 	unsigned int ready, moved = 0;
+	uint32_t *srcs;
 
 	for (ready = 0; ready < n; ready++) {
 		batch[ready].dst = dst->take(dst->arg);
@@ -376,6 +377,12 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 	ready = recheck_batch(z, batch, ready, dst);
 	if (!ready)
 		return 0;
+	srcs = malloc(ready * sizeof(*srcs));
+	if (!srcs) {
+		for (unsigned int i = 0; i < ready; i++)
+			dst->give_back(dst->arg, batch[i].dst);
+		return 0;
+	}
 	c->migrate(c->migrate_arg, batch, ready);
 	for (unsigned int i = 0; i < ready; i++) {
 		struct migration *m = &batch[i];
@@ -388,14 +395,18 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 					m->src, m->dst);
 				abort();
 			}
-			zone_free(z, m->src, 0);
-			moved++;
+			srcs[moved++] = m->src;
 		} else {
 			dst->give_back(dst->arg, m->dst);
 			z->events[PGMIGRATE_FAIL]++;
 			stats->failed++;
 		}
 	}
+	if (c->release && moved)
+		c->release(c->migrate_arg, srcs, moved);
+	for (unsigned int i = 0; i < moved; i++)
+		zone_free(z, srcs[i], 0);
+	free(srcs);
 	z->events[PGMIGRATE_SUCCESS] += moved;
 	stats->moved += moved;
 	return moved;

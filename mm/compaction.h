@@ -104,6 +104,12 @@ struct compactor {
 	struct p2m *p2m;
 	migrate_fn migrate;
 	void *migrate_arg;
+	/* Optional: given the sources a batch moved once the p2m names their
+	 * copies, before they are freed (with migrate_arg): the mover's place
+	 * to give their memory back, so that a frame is punched only when no
+	 * guest frame maps it (a persistent pool's file must never lose the
+	 * only copy) and before it is free (a free frame reads zero). */
+	void (*release)(void *arg, uint32_t *pfns, unsigned int n);
 	unsigned int batch;		/* frames per mover call */
 	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */
 	uint32_t cached_migrate_pfn;

@@ -43,15 +43,11 @@ static int remap_run(struct vm *vm, const struct migration *m, unsigned int len)
 	return guest_mem_map_frames(&vm->gm, m->gfn, len, m->dst);
 }
 
-static void punch_sources(struct vm *vm, const struct migration *batch, unsigned int nr,
-			  uint32_t *scratch)
+void vmm_release(void *arg, uint32_t *pfns, unsigned int n)
 {
-	unsigned int n = 0;
+	struct vm *vm = arg;
 
-	for (unsigned int i = 0; i < nr; i++)
-		if (!batch[i].result)
-			scratch[n++] = batch[i].src;
-	pool_punch_frames(&vm->pool, scratch, n);
+	pool_punch_frames(&vm->pool, pfns, n);
 }
 
 /* Runs of consecutive destinations (the batch is in ascending order of
@@ -139,7 +135,8 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 		}
 	}
 	vm_resume(vm);
-	punch_sources(vm, batch, nr, scratch);
+	/* the sources are punched by vmm_release(), once the p2m names the
+	 * copies: until then a source is the only copy the p2m knows */
 	free(scratch);
 	free(bounce);
 }
