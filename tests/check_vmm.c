@@ -495,7 +495,7 @@ END_TEST
 static const struct {
 	const char *suffix, *message;
 } bad_file_options[] = {
-	{ ",bogus", "unknown option 'bogus' after the path (options: keep;" },
+	{ ",bogus", "unknown option 'bogus' after the path (options: keep, persistent;" },
 	{ ",keep,", "unknown option '' after the path" },
 	{ ",keep,persist", "unknown option 'persist'" },
 };
@@ -515,6 +515,53 @@ START_TEST(test_file_backing_bad_option)
 	ck_has(r.err, message);
 	ck_has(r.err, bad_file_options[_i].message);
 	ck_gone(d.pool);
+	vmm_result_free(&r);
+	pool_dir_remove(&d);
+}
+END_TEST
+
+/* A persistent pool: kept at exit, opened and recovered by the next run;
+ * an existing file that is no such pool refused, untouched; the buddy
+ * refused for it. */
+START_TEST(test_persistent_backing)
+{
+	struct vmm_result r;
+	struct pool_dir d;
+	char arg[128], old_arg[128], back[32] = "";
+	int fd;
+
+	pool_dir_make(&d);
+	snprintf(arg, sizeof(arg), "%s,persistent", d.arg);
+	run_vmm(&r, 60, 0, 0, "run", guest_path("memtest"), "--backing", arg, "--mem", "32M", NULL);
+	ck_ran(r, 0);
+	ck_has(r.out, "memtest: passed");
+	ck_assert_int_eq(access(d.pool, F_OK), 0);
+	vmm_result_free(&r);
+	run_vmm(&r, 60, 0, 0, "run", guest_path("hello"), "--backing", arg, "--mem", "32M", NULL);
+	ck_ran(r, 0);
+	ck_has(r.err, "vmdefrag: recovered the pool in ");
+	ck_has(r.err, "0 frames nobody owned freed");
+	vmm_result_free(&r);
+	/* another --mem: refused, the file as it was */
+	run_vmm(&r, 60, 0, 0, "run", guest_path("hello"), "--backing", arg, "--mem", "64M", NULL);
+	ck_ran(r, 1);
+	ck_has(r.err, "the pool holds 32 MiB of frames for 32 MiB of guest memory; this VM asks for "
+		      "64 MiB for 64 MiB; it is left as it was");
+	vmm_result_free(&r);
+	run_vmm(&r, 60, 0, 0, "run", guest_path("hello"), "--backing", arg, "--mem", "32M",
+		"--allocator", "buddy", NULL);
+	ck_ran(r, 2);
+	ck_has(r.err, "a persistent pool runs on the lockfree allocator, not --allocator buddy");
+	vmm_result_free(&r);
+	/* a file of someone else's */
+	snprintf(old_arg, sizeof(old_arg), "file:%s,persistent", d.old);
+	run_vmm(&r, 60, 0, 0, "run", guest_path("hello"), "--backing", old_arg, "--mem", "32M", NULL);
+	ck_ran(r, 1);
+	ck_has(r.err, "the file is 16 bytes, too short for a persistent pool's header; it is left as it was");
+	fd = open(d.old, O_RDONLY);
+	ck_assert_int_eq(read(fd, back, sizeof(back)), 16);
+	close(fd);
+	ck_assert_str_eq(back, "not guest memory");
 	vmm_result_free(&r);
 	pool_dir_remove(&d);
 }
@@ -547,8 +594,8 @@ static const struct {
 	{ "--mem", "128G", "--mem 128G: want" },
 	{ "--cpus", "0", "--cpus 0: want 1 to 64" },
 	{ "--cpus", "65", "--cpus 65: want 1 to 64" },
-	{ "--backing", "tmpfs", "--backing tmpfs: want memfd, hugetlb or file:PATH[,keep]" },
-	{ "--backing", "file:", "--backing file:: want file:PATH[,keep] with a PATH" },
+	{ "--backing", "tmpfs", "--backing tmpfs: want memfd, hugetlb or file:PATH[,keep][,persistent]" },
+	{ "--backing", "file:", "--backing file:: want file:PATH[,keep][,persistent] with a PATH" },
 };
 
 START_TEST(test_bad_options)
@@ -690,6 +737,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_file_backing_bad_option, 0,
 			    sizeof(bad_file_options) / sizeof(bad_file_options[0]));
 	tcase_add_test(tc, test_file_backing_comma_in_path);
+	tcase_add_test(tc, test_persistent_backing);
 	tcase_add_loop_test(tc, test_bad_options, 0, sizeof(bad_options) / sizeof(bad_options[0]));
 	tcase_add_test(tc, test_bad_guest_files);
 	tcase_add_loop_test(tc, test_bad_guest_segments, 0,

@@ -80,7 +80,13 @@ static void vm_reboot(void)
 		abort();
 	}
 	zone_unlock(z);
-	compactor_init(&vm->compactor, z, &vm->p2m, vm->compactor.migrate, vm->compactor.migrate_arg);
+	/* the compaction state as at boot: the VMM's mover and release() */
+	{
+		struct compactor booted = vm->compactor;
+
+		compactor_init(&vm->compactor, z, &vm->p2m, booted.migrate, booted.migrate_arg);
+		vm->compactor.release = booted.release;
+	}
 	vm->compactor.batch = 8;
 	vm->stopping = false;
 	vm->vcpus_done = 0;

@@ -35,7 +35,9 @@ static void usage(FILE *out)
 		"  --mem SIZE        guest memory (default 256M; K, M, G; a multiple of 2M, 16M..63G)\n"
 		"  --cpus N          vCPUs, each on its own thread (default 1, at most %d)\n"
 		"  --backing KIND    memfd (default), hugetlb, or file:PATH[,keep]: a new file,\n"
-		"                    removed at exit unless kept (\",,\" is a comma in PATH)\n"
+		"                    removed at exit unless kept (\",,\" is a comma in PATH);\n"
+		"                    file:PATH,persistent: guest memory and the pool's state\n"
+		"                    in PATH, kept, recovered by the next run after a crash\n"
 		"  --allocator NAME  who owns the pool's free frames: buddy (default) or\n"
 		"                    lockfree\n"
 		"  --args STRING     handed to the guest (key=value words)\n"
@@ -109,6 +111,7 @@ static const struct {
 	size_t offset;
 } file_options[] = {
 	{ "keep", offsetof(struct pool_file_opts, keep) },
+	{ "persistent", offsetof(struct pool_file_opts, persistent) },
 };
 
 /* One option after file:PATH, [opt, end). 0, or 2 after an error message. */
@@ -153,7 +156,7 @@ static int parse_backing_file(const char *arg, char *path, struct pool_file_opts
 	}
 	path[len] = 0;
 	if (!len)
-		return bad_option("--backing", arg, "file:PATH[,keep] with a PATH");
+		return bad_option("--backing", arg, "file:PATH[,keep][,persistent] with a PATH");
 	while (*p == ',') {
 		const char *opt = ++p, *end = strchrnul(opt, ',');
 
@@ -305,6 +308,7 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 		{ NULL, 0, NULL, 0 },
 	};
 	static char backing_path[PATH_MAX], guest_path[PATH_MAX];
+	bool allocator_given = false;
 	int c;
 
 	optind = 1;
@@ -331,12 +335,13 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 				cfg->backing_path = backing_path;
 			} else {
 				return bad_option("--backing", optarg,
-						  "memfd, hugetlb or file:PATH[,keep]");
+						  "memfd, hugetlb or file:PATH[,keep][,persistent]");
 			}
 			break;
 		case 'A':
 			if (zone_allocator_parse(optarg, &cfg->allocator))
 				return bad_option("--allocator", optarg, "buddy or lockfree");
+			allocator_given = true;
 			break;
 		case 'a':
 			cfg->args = optarg;
@@ -388,6 +393,15 @@ static int parse_run_options(int argc, char **argv, struct vm_config *cfg, bool 
 	if (*paused && !cfg->socket_path) {
 		fprintf(stderr, "vmdefrag: --paused needs --socket: only cont there starts the vCPUs\n");
 		return 2;
+	}
+	if (cfg->backing == POOL_FILE && cfg->backing_opts.persistent) {
+		/* recovery recounts everything from the lock-free allocator's bits */
+		if (allocator_given && cfg->allocator != ZONE_LOCKFREE) {
+			fprintf(stderr, "vmdefrag: a persistent pool runs on the lockfree allocator, "
+				"not --allocator %s\n", zone_allocator_names[cfg->allocator]);
+			return 2;
+		}
+		cfg->allocator = ZONE_LOCKFREE;
 	}
 	if (guest_find(argv[optind], guest_path, sizeof(guest_path)))
 		return VMD_EXIT_VMM_ERROR;

@@ -75,7 +75,8 @@ static int check_free_zero(const struct vm *vm, char *msg, size_t len)
 		return 0;
 	while ((data = lseek(vm->pool.fd, data, SEEK_DATA)) >= 0 && (uint64_t)data < vm->pool.size) {
 		hole = lseek(vm->pool.fd, data, SEEK_HOLE);
-		if (hole < 0)
+		/* a persistent pool's file goes on past the frames (its state) */
+		if (hole < 0 || (uint64_t)hole > vm->pool.size)
 			hole = (off_t)vm->pool.size;
 		for (uint32_t pfn = (uint32_t)(data >> FRAME_SHIFT); (off_t)pfn << FRAME_SHIFT < hole; pfn++) {
 			if (!frame_is_free(z, pfn))

@@ -70,9 +70,45 @@ static void zap_only_the_slot(struct vm *vm)
 		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 }
 
+/* A persistent pool's p2m, in its file: new, or recovered as the last run
+ * left it, less the plug area (hot-plugged memory does not outlive a
+ * restart, as on a machine's reboot): those frames go back, unmapped
+ * first, then punched, then freed. */
+static int persistent_p2m(struct vm *vm)
+{
+	struct zone *z = &vm->pool.zone;
+	const struct pmem_recovery *r = &vm->pool.recovery;
+	uint32_t nr = (uint32_t)(vm->guest_bytes >> FRAME_SHIFT);
+	uint32_t ram = (uint32_t)(vm->cfg.mem_bytes >> FRAME_SHIFT), dropped = 0;
+	int err = p2m_init_on(&vm->p2m, z, nr, vm->pool.pmem_p2m, !vm->pool.recovered);
+
+	if (err) {
+		fprintf(stderr, "vmdefrag: the pool file %s: its p2m and allocator disagree\n",
+			vm->cfg.backing_path);
+		return err;
+	}
+	if (!vm->pool.recovered)
+		return 0;
+	for (uint32_t g = ram; g < nr; g++) {
+		uint32_t pfn;
+
+		if (p2m_unmap(&vm->p2m, g, &pfn))
+			continue;
+		pool_punch(&vm->pool, pfn, 1);
+		zone_free(z, pfn, 0);
+		dropped++;
+	}
+	fprintf(stderr, "vmdefrag: recovered the pool in %s: %lu guest frames mapped, %lu frames "
+		"nobody owned freed, %u blocks in flight finished, %u plug-area frames dropped\n",
+		vm->cfg.backing_path, (unsigned long)vm->p2m.nr_mapped, (unsigned long)r->freed,
+		r->busy_chunks + r->broken_pairs + (uint32_t)r->whole_blocks, dropped);
+	return 0;
+}
+
 int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 {
 	uint64_t frames = cfg->mem_bytes >> FRAME_SHIFT;
+	struct pool_file_opts file_opts;
 	char err_text[512];
 	int err;
 
@@ -88,9 +124,16 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	if (vm->stop_efd < 0)
 		return kvm_error("eventfd");
 
+	file_opts = cfg->backing_opts;
+	file_opts.nr_gfns = (uint32_t)(vm->guest_bytes >> FRAME_SHIFT);
 	err = pool_create_with(&vm->pool, cfg->backing, frames,
 			       cfg->backing == POOL_FILE ? cfg->backing_path : NULL,
-			       cfg->backing == POOL_FILE ? &cfg->backing_opts : NULL, cfg->allocator);
+			       cfg->backing == POOL_FILE ? &file_opts : NULL, cfg->allocator);
+	if (err && vm->pool.why[0]) {
+		fprintf(stderr, "vmdefrag: the pool file %s: %s%s\n", cfg->backing_path, vm->pool.why,
+			err == -EBUSY ? "" : "; it is left as it was");
+		return err;
+	}
 	if (err == -EEXIST && cfg->backing == POOL_FILE) {
 		fprintf(stderr, "vmdefrag: cannot create the pool file %s: it exists already; the "
 			"pool file must be a new one (its bytes become guest memory): remove it or "
@@ -106,9 +149,15 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 			" (not enough huge pages: see /proc/sys/vm/nr_hugepages)" : "");
 		return err;
 	}
-	err = p2m_init(&vm->p2m, &vm->pool.zone, (uint32_t)(vm->guest_bytes >> FRAME_SHIFT));
-	if (err)
-		return err;
+	if (vm->pool.pmem_p2m) {
+		err = persistent_p2m(vm);
+		if (err)
+			return err;
+	} else {
+		err = p2m_init(&vm->p2m, &vm->pool.zone, (uint32_t)(vm->guest_bytes >> FRAME_SHIFT));
+		if (err)
+			return err;
+	}
 	compactor_init(&vm->compactor, &vm->pool.zone, &vm->p2m, vmm_migrate, vm);
 	vm->compactor.release = vmm_release;
 	vm->compactor.batch = cfg->batch ? cfg->batch : COMPACT_CLUSTER_MAX;
@@ -122,7 +171,9 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 		fprintf(stderr, "vmdefrag: %s\n", err_text);
 		return err;
 	}
-	err = guest_mem_populate_all(&vm->gm, (uint32_t)(cfg->mem_bytes >> FRAME_SHIFT));
+	/* a recovered pool's guest memory is what its p2m says, holes and all */
+	err = vm->pool.recovered ? guest_mem_remap(&vm->gm, 0, vm->gm.nr_gfns) :
+	      guest_mem_populate_all(&vm->gm, (uint32_t)(cfg->mem_bytes >> FRAME_SHIFT));
 	if (err) {
 		fprintf(stderr, "vmdefrag: cannot map guest memory: %s\n", strerror(-err));
 		return err;
