@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mm/clock.h"
+#include "lib/failpoint.h"
 #include "mm/compaction.h"
 #include "mm/fragindex.h"
 #include "mm/pfn_ring.h"
@@ -402,8 +403,10 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 			stats->failed++;
 		}
 	}
+	FAILPOINT("move-switched");		/* sources nobody maps, with data */
 	if (c->release && moved)
 		c->release(c->migrate_arg, srcs, moved);
+	FAILPOINT("move-released");		/* sources nobody maps, zeros */
 	for (unsigned int i = 0; i < moved; i++)
 		zone_free(z, srcs[i], 0);
 	free(srcs);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/failpoint.h"
 #include "mm/lockfree.h"
 
 #define NO_GROUP	UINT32_MAX
@@ -221,7 +222,10 @@ static uint32_t take_bit(struct lf_pool *p, uint32_t c)
 
 static uint32_t take_frame(struct lf_pool *p, uint32_t c)
 {
-	uint32_t pfn = take_bit(p, c);
+	uint32_t pfn;
+
+	FAILPOINT("lf-frame-reserved");		/* a counter below its bits */
+	pfn = take_bit(p, c);
 
 	atomic_fetch_sub_explicit(&p->groups[group_of(c)].free, 1, memory_order_relaxed);
 	return pfn;
@@ -492,6 +496,7 @@ static int free_frame(struct lf_pool *p, uint32_t pfn)
 			return -ENOENT;
 	} while (!atomic_compare_exchange_weak_explicit(&p->bits[pfn / 64], &v, v & ~mask,
 							memory_order_release, memory_order_relaxed));
+	FAILPOINT("lf-frame-bit-cleared");	/* counters below the bits */
 	atomic_fetch_add_explicit(&p->groups[group_of(c)].free, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->chunks[c], 1, memory_order_release);
 	return 0;
@@ -590,6 +595,7 @@ int lf_split(struct lf_pool *p, uint32_t pfn)
 			entry_make(0, LF_CHUNK_HUGE | LF_CHUNK_PAIR_BUSY, lf_entry_kind(e)),
 			memory_order_acq_rel, memory_order_acquire))
 		return -ENOENT;		/* freed meanwhile: it was not the caller's */
+	FAILPOINT("lf-split-busy");		/* a busy entry, bits half set */
 	set_all_bits(p, c);
 	if (pair) {
 		set_all_bits(p, c + 1);

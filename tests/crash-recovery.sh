@@ -1,40 +1,38 @@
 #!/bin/sh
-# A persistent pool (--backing file:PATH,persistent) killed with SIGKILL
-# at random moments while guest/pmemtest writes versioned records and
-# discards and repopulates runs, and the host compacts through the socket
-# (both policies, whole pool and order 9, in turn); after every kill the
-# VMM starts again on the same file, recovers it, and the guest, booted
-# again at its entry point with recover=1, checks every page against its
-# table: 0 bad pages, and the VMM's invariants at its last, clean, exit.
-# KILLS (default 6) kills; KEEP_LOG=1 leaves the outputs. Skips (77)
-# without /dev/kvm.
+# A persistent pool (--backing file:PATH,persistent) killed while
+# guest/pmemtest writes versioned records and discards and repopulates
+# runs, and the host compacts through the socket (both policies, whole
+# pool and order 9, in turn): first with SIGKILL at KILLS (default 6)
+# random moments, then, where failpoints are compiled in (./configure
+# --enable-failpoints: the test builds), once at each failpoint between
+# two stores of a populate, a discard, a move and the allocator's own
+# steps (lib/failpoint.h). After every kill the VMM starts again on the
+# same file and recovers it, and the guest, booted again with recover=1,
+# checks every page against its table: 0 bad pages each time, the runs'
+# writes still there, and the VMM's invariants at the last, clean, exit.
+# KEEP_LOG=1 leaves the outputs. Skips (77) without /dev/kvm.
 set -u
 vmdefrag=${VMDEFRAG:-vmm/vmdefrag}
 ctl=${VMDEFRAG_CTL:-tools/vmdefrag-ctl}
 guest=guest/pmemtest.elf
 kills=${KILLS:-6}
+# NAME:N - the Nth pass kills: past boot, into the guest's and the host's work
+failpoints="populate-allocated:100 discard-unmapped:4 discard-punched:4 move-copied:5
+move-switched:5 move-released:5 lf-frame-reserved:50 lf-frame-bit-cleared:200"
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	echo "SKIP: /dev/kvm cannot be opened"
 	exit 77
 fi
 dir=$(mktemp -d /tmp/crash-recovery.XXXXXX)
 pool=$dir/pool sock=$dir/sock
-compactor=
+compactor= pid=
 cleanup() {
 	[ -n "$compactor" ] && kill "$compactor" 2>/dev/null
-	[ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	[ "${KEEP_LOG:-0}" = 1 ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$dir"/out.*; do echo "== $f"; tail -20 "$f"; done; exit 1; }
-
-# waits for the guest's line (count times), or fails when the VMM is gone
-wait_line() {
-	while n=$(grep -c "$1" "$2" 2>/dev/null); [ "${n:-0}" -lt "${3:-1}" ]; do
-		kill -0 "$pid" 2>/dev/null || fail "the VMM ended before '$1' ($2)"
-		sleep 0.05
-	done
-}
 
 compact_loop() {
 	n=0
@@ -52,49 +50,77 @@ compact_loop() {
 	done
 }
 
-i=0
-while [ $i -le "$kills" ]; do
-	out=$dir/out.$i
-	args="seconds=0"
-	[ $i -gt 0 ] && args="recover=1 seconds=0"
-	[ $i -eq "$kills" ] && args="recover=1 seconds=1"
+# What a run found of the kill before it: 0 bad pages, the writes there.
+check_recovered() {
+	grep -q '^vmdefrag: recovered the pool' "$1" || fail "$1: the pool was not recovered"
+	grep -q '^report: pmemtest_bad' "$1" || return 0	# killed before its check
+	bad=$(sed -n 's/^report: pmemtest_bad //p' "$1")
+	[ "$bad" = 0 ] || fail "$1: $bad bad pages after the kill"
+	versions=$(sed -n 's/^report: pmemtest_versions //p' "$1")
+	[ "$writes_seen" = 0 ] || [ "${versions:-0}" -gt 0 ] ||
+		fail "$1: no page holds a write of the runs before"
+}
+
+# One run: start (with the environment given), let the host compact, and
+# kill at a random moment ("random") or wait for the failpoint to.
+run=0 writes_seen=0
+one_run() {	# mode args [failpoint]
+	out=$dir/out.$run
 	rm -f "$sock"
-	"$vmdefrag" run "$guest" --mem 64M --cpus 1 --proactiveness 0 --stats \
-		--backing "file:$pool,persistent" --socket "$sock" --args "$args" >"$out" 2>&1 &
+	VMDEFRAG_FAILPOINT=${3:-} "$vmdefrag" run "$guest" --mem 64M --proactiveness 0 --stats \
+		--backing "file:$pool,persistent" --socket "$sock" --args "$2" >"$out" 2>&1 &
 	pid=$!
-	wait_line '^pmemtest: .* pages of records' "$out"
-	if [ $i -gt 0 ]; then
-		grep -q '^vmdefrag: recovered the pool' "$out" || fail "run $i did not recover the pool"
-		bad=$(sed -n 's/^report: pmemtest_bad //p' "$out")
-		[ "$bad" = 0 ] || fail "run $i: $bad bad pages after the kill"
-		# what the runs before wrote is there (a pool that came back
-		# empty would pass every check above)
-		versions=$(sed -n 's/^report: pmemtest_versions //p' "$out")
-		[ "${versions:-0}" -gt 0 ] || fail "run $i: no page holds a write of the runs before"
+	while [ ! -S "$sock" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+	[ $run -gt 0 ] && [ -S "$sock" ] && while kill -0 "$pid" 2>/dev/null &&
+		! grep -q '^pmemtest: .* pages of records' "$out"; do sleep 0.02; done
+	if kill -0 "$pid" 2>/dev/null; then
+		compact_loop &
+		compactor=$!
 	fi
-	if [ $i -eq "$kills" ]; then
+	if [ "$1" = random ]; then
+		sleep "$(awk -v s="$$$run" 'BEGIN { srand(s); printf "%.2f", 0.2 + rand() * 1.5 }')"
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid"
+	else
+		t=0
+		while kill -0 "$pid" 2>/dev/null && [ $t -lt 600 ]; do sleep 0.05; t=$((t + 1)); done
+		kill -0 "$pid" 2>/dev/null && fail "failpoint $3 was never reached in 30 s"
 		wait "$pid"
 		rc=$?
-		pid=
-		[ $rc -eq 0 ] || fail "the last run exited $rc"
-		grep -q '^stats: invariants ok' "$out" || fail "the last run's invariants: $(grep '^stats: invariants' "$out")"
-		break
+		[ $rc = 137 ] || fail "run $run (failpoint $3) ended with $rc, not SIGKILL"
 	fi
-	while [ ! -S "$sock" ]; do sleep 0.02; done
-	compact_loop &
-	compactor=$!
-	# a moment between 0.2 and 1.7 s in
-	sleep "$(awk -v s="$$$i" 'BEGIN { srand(s); printf "%.2f", 0.2 + rand() * 1.5 }')"
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null
 	pid=
-	kill "$compactor" 2>/dev/null
-	wait "$compactor" 2>/dev/null
+	[ -n "$compactor" ] && kill "$compactor" 2>/dev/null && wait "$compactor" 2>/dev/null
 	compactor=
+	[ $run -gt 0 ] && check_recovered "$out"
+	grep -q '^pmemtest: .* pages of records' "$out" && writes_seen=1
+	run=$((run + 1))
+}
+
+i=0
+while [ $i -lt "$kills" ]; do
+	if [ $run = 0 ]; then one_run random "seconds=0"; else one_run random "recover=1 seconds=0"; fi
 	i=$((i + 1))
 done
+points=0
+if VMDEFRAG_FAILPOINT=start "$vmdefrag" --version >/dev/null 2>&1; then
+	echo "failpoints are not compiled in (./configure --enable-failpoints): random kills only"
+else
+	for fp in $failpoints; do
+		one_run failpoint "recover=1 seconds=0" "$fp"
+		points=$((points + 1))
+	done
+fi
+# the last run checks the last kill, then ends cleanly
+out=$dir/out.$run
+"$vmdefrag" run "$guest" --mem 64M --stats --backing "file:$pool,persistent" \
+	--args "recover=1 seconds=1" >"$out" 2>&1
+rc=$?
+check_recovered "$out"
+[ $rc -eq 0 ] || fail "the last run exited $rc"
+grep -q '^stats: invariants ok' "$out" || fail "the last run's invariants: $(grep '^stats: invariants' "$out")"
 newer=$(cat "$dir"/out.* | sed -n 's/^report: pmemtest_newer //p' | awk '{ s += $1 } END { print s + 0 }')
 freed=$(cat "$dir"/out.* | sed -n 's/.* \([0-9]*\) frames nobody owned freed.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 moved=$(awk '{ s += $1 } END { print s + 0 }' "$dir/moved" 2>/dev/null)
 [ "${moved:-0}" -gt 0 ] || fail "no frame moved: the kills never came mid-compaction"
-echo "PASS: $kills kills, every page checked after each: 0 bad; $moved frames moved by compactions the kills cut into; $newer writes cut off by a kill found whole or half-new; $freed frames nobody owned freed by recovery"
+echo "PASS: $kills random kills and $points failpoints, every page checked after each: 0 bad; $moved frames moved by compactions the kills cut into; $newer writes cut off by a kill; $freed frames nobody owned freed by recovery"

@@ -3,6 +3,8 @@
  * given up whenever a step has held it for GUEST_MEM_HOLD_NS, while the
  * guest memory lock keeps every other request out (see guest_mem.h). */
 #include <errno.h>
+
+#include "lib/failpoint.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,8 +195,10 @@ static void release(struct guest_mem *gm, uint32_t *pfns, unsigned int n)
 
 	if (!n)
 		return;
+	FAILPOINT("discard-unmapped");		/* frames nobody maps, with data */
 	zone_unlock(z);
 	pool_punch_frames(gm->pool, pfns, n);
+	FAILPOINT("discard-punched");		/* frames nobody maps, zeros */
 	zone_lock(z);
 	for (unsigned int i = 0; i < n; i++)
 		if (zone_free(z, pfns[i], 0))
@@ -344,6 +348,7 @@ static int claim_to_populate(struct guest_mem *gm, struct step *s, uint32_t gfn,
 	err = zone_alloc(&gm->pool->zone, 0, MIGRATE_MOVABLE, &pfn);
 	if (err)
 		return err;
+	FAILPOINT("populate-allocated");		/* a frame nobody maps */
 	err = p2m_map(gm->p2m, gfn, pfn);
 	if (err)
 		bug("map of guest frame", gfn, err);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/cmp.h"
+#include "lib/failpoint.h"
 #include "vmm/mover.h"
 #include "vmm/vm.h"
 
@@ -117,6 +118,7 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 	prepare_destinations(vm, batch, nr);
 	vm_pause(vm);
 	copy_frames(vm, batch, nr, bounce);
+	FAILPOINT("move-copied");		/* destinations nobody maps, with data */
 	for (unsigned int i = 0, len; i < nr; i += len) {
 		int err;
 
