@@ -287,14 +287,21 @@ static bool group_suits(const struct lf_pool *p, const struct lf_local *l, uint3
 	return free && (pass > 1 || free < group_nr_chunks(p, g) * LF_CHUNK_FRAMES);
 }
 
+/* Where a search for a new group begins: after the thread's own, or, for
+ * a thread with none, at the next of a shared rotation. */
+static uint32_t search_start(struct lf_pool *p, const struct lf_local *l, enum lf_kind k)
+{
+	return (l->group[k] != NO_GROUP ? l->group[k] + 1 :
+		atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed)) % p->nr_groups;
+}
+
 static int alloc_frame(struct lf_pool *p, struct lf_local *l, enum lf_kind k, uint32_t *pfn)
 {
 	uint32_t start;
 
 	if (l->group[k] != NO_GROUP && frame_from_group(p, l, l->group[k], k, pfn))
 		return 0;
-	start = (l->group[k] != NO_GROUP ? l->group[k] + 1 :
-		 atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed)) % p->nr_groups;
+	start = search_start(p, l, k);
 	for (unsigned int pass = 0; pass < GROUP_PASSES; pass++) {
 		for (uint32_t i = 0; i < p->nr_groups; i++) {
 			uint32_t g = (start + i) % p->nr_groups;
@@ -384,8 +391,7 @@ static int alloc_chunks(struct lf_pool *p, struct lf_local *l, unsigned int orde
 	/* the groups in the order a frame looks for one: another thread's
 	 * reserved group last, or two threads taking chunks side by side
 	 * share its counter and its chunks' cache lines */
-	start = (l->group[k] != NO_GROUP ? l->group[k] + 1 :
-		 atomic_fetch_add_explicit(&p->next_group, 1, memory_order_relaxed)) % p->nr_groups;
+	start = search_start(p, l, k);
 	for (unsigned int pass = 0; pass < GROUP_PASSES; pass++) {
 		for (uint32_t i = 0; i < p->nr_groups; i++) {
 			uint32_t g = (start + i) % p->nr_groups;
