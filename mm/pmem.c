@@ -114,6 +114,20 @@ int pmem_write_header(int fd, const struct pmem_header *h)
 	return (size_t)n == sizeof(page) ? 0 : -EIO;
 }
 
+/* Every chunk entry one a crash can leave: a kind there is, a free count
+ * of at most a chunk (a damaged file can say anything). */
+static int check_entries(const struct lf_pool *p, char *msg, size_t len)
+{
+	for (uint32_t c = 0; c < p->nr_chunks; c++) {
+		uint32_t e = lf_chunk_entry(p, c);
+
+		if (lf_entry_kind(e) >= LF_NR_KINDS || lf_entry_free(e) > LF_CHUNK_FRAMES ||
+		    e >> (LF_CHUNK_KIND_SHIFT + 2))
+			FAIL(-EUCLEAN, "chunk %u's entry 0x%x is damaged", c, e);
+	}
+	return 0;
+}
+
 /* Every mapped guest frame names an allocated pool frame of its own. */
 static int check_owners(const struct lf_pool *p, const uint32_t *p2m, uint32_t nr_gfns,
 			uint32_t *owner, char *msg, size_t len)
@@ -148,7 +162,9 @@ int pmem_reconcile(struct lf_pool *p, const uint32_t *p2m, uint32_t nr_gfns,
 	if (!owner)
 		FAIL(-ENOMEM, "no memory for the reverse map");
 	memset(owner, 0xff, (size_t)p->nr_frames * sizeof(*owner));
-	err = check_owners(p, p2m, nr_gfns, owner, msg, len);
+	err = check_entries(p, msg, len);
+	if (!err)
+		err = check_owners(p, p2m, nr_gfns, owner, msg, len);
 	if (err) {
 		free(owner);
 		return err;

@@ -311,6 +311,12 @@ START_TEST(test_recover_refuses_a_bad_p2m)
 	s->p2m[20] = FRAMES;
 	ck_assert_int_eq(pmem_reconcile(&s->p, s->p2m, GFNS, punch, s, &r, msg, sizeof(msg)), -EUCLEAN);
 	ck_assert_msg(strstr(msg, "outside the pool"), "%s", msg);
+	/* a chunk entry no allocator writes */
+	s->p2m[20] = PFN_NONE;
+	atomic_store(&s->chunks[5], 0xdead0000U | atomic_load(&s->chunks[5]));
+	ck_assert_int_eq(pmem_reconcile(&s->p, s->p2m, GFNS, punch, s, &r, msg, sizeof(msg)), -EUCLEAN);
+	ck_assert_msg(strstr(msg, "chunk 5's entry"), "%s", msg);
+	chunks0[5] = atomic_load(&s->chunks[5]);
 	/* and nothing changed */
 	ck_assert(!memcmp(bits0, (void *)s->bits, sizeof(bits0)));
 	ck_assert(!memcmp(chunks0, (void *)s->chunks, sizeof(chunks0)));
