@@ -13,7 +13,6 @@
 
 VMD_GUEST_PURPOSE("latency of back-huge and plug-huge requests on a fragmented pool");
 
-#define MB2 0x200000ULL
 #define MAX_REQ 1024
 
 /* all requests, and each kind alone */
@@ -47,11 +46,11 @@ int main(void)
 		n = MAX_REQ;
 	fragment_memory(&st, vmd_arg_u64("seed", 1), 4, 40);
 	vmd_report("fragmented", 1);
-	range = (st.start + MB2 - 1) / MB2 * MB2;
+	range = (st.start + VMD_HUGE_SIZE - 1) / VMD_HUGE_SIZE * VMD_HUGE_SIZE;
 	/* warm-up: one untimed back-huge of the last range, as a guest that
 	 * has asked before would have done (it wakes the huge reserve) */
-	if (vmd_arg_u64("warmup", 1) && st.end / MB2 * MB2 - MB2 >= range)
-		vmd_back_huge(st.end / MB2 * MB2 - MB2, &h, &ns);
+	if (vmd_arg_u64("warmup", 1) && st.end / VMD_HUGE_SIZE * VMD_HUGE_SIZE - VMD_HUGE_SIZE >= range)
+		vmd_back_huge(st.end / VMD_HUGE_SIZE * VMD_HUGE_SIZE - VMD_HUGE_SIZE, &h, &ns);
 	/* settle: give background compaction time to reach its steady state */
 	next = vmd_rdtsc() + vmd_arg_u64("settle_ms", 0) * khz;
 	for (uint64_t i = 0; i < n; i++) {
@@ -68,10 +67,10 @@ int main(void)
 		} else if (vmd_info.plug_bytes && i % 4 == 3) {
 			status = vmd_plug_huge(9, &addr, &h, &ns);
 		} else {
-			if (range + MB2 > st.end)
-				range = (st.start + MB2 - 1) / MB2 * MB2;
+			if (range + VMD_HUGE_SIZE > st.end)
+				range = (st.start + VMD_HUGE_SIZE - 1) / VMD_HUGE_SIZE * VMD_HUGE_SIZE;
 			status = vmd_back_huge(range, &h, &ns);
-			range += MB2;
+			range += VMD_HUGE_SIZE;
 		}
 		lat[i] = (vmd_rdtsc() - t0) * 1000 / khz;
 		if (noop_only)

@@ -15,7 +15,6 @@
 
 VMD_GUEST_PURPOSE("two vCPUs race the requests that change what backs one range");
 
-#define MB2		0x200000ULL
 #define HALF_PAGES	256
 
 static uint64_t range, plug_next, iters;
@@ -108,17 +107,18 @@ static void print_from(uint64_t addr, unsigned int n)
 int main(void)
 {
 	uint64_t heap = vmd_heap_end(), mem = vmd_info.mem_bytes, bad = 0, huge, stall, addr;
-	unsigned int failures = 0, plugs = 0, backed = 0, slots = (unsigned int)(vmd_info.plug_bytes / MB2);
+	unsigned int failures = 0, plugs = 0, backed = 0;
+	unsigned int slots = (unsigned int)(vmd_info.plug_bytes / VMD_HUGE_SIZE);
 	int st;
 
 	iters = vmd_arg_u64("iters", 3000);
-	VMD_ASSERT(vmd_info.nr_cpus >= 2 && heap + 4 * MB2 <= mem);
+	VMD_ASSERT(vmd_info.nr_cpus >= 2 && heap + 4 * VMD_HUGE_SIZE <= mem);
 	range = heap;
 	/* free memory for the blocks back-huge and plug-huge take */
-	VMD_ASSERT(vmd_discard(heap + 2 * MB2, mem - heap - 2 * MB2) == VMD_OK);
+	VMD_ASSERT(vmd_discard(heap + 2 * VMD_HUGE_SIZE, mem - heap - 2 * VMD_HUGE_SIZE) == VMD_OK);
 	for (uint64_t p = 0; p < HALF_PAGES; p++)
 		memtest_write(range + p * VMD_PAGE_SIZE, range + (p + 1) * VMD_PAGE_SIZE, 0, 0);
-	memtest_write(range + MB2 / 2, range + MB2, 0, 7);
+	memtest_write(range + VMD_HUGE_SIZE / 2, range + VMD_HUGE_SIZE, 0, 7);
 	if (slots)
 		plug_next = mem;
 	started = 1;
@@ -130,17 +130,17 @@ int main(void)
 			vmd_printf("hugerace: back-huge gave %d\n", st);
 			failures++;
 		}
-		bad += memtest_verify(range + MB2 / 2, range + MB2, 0, 7);
+		bad += memtest_verify(range + VMD_HUGE_SIZE / 2, range + VMD_HUGE_SIZE, 0, 7);
 		/* a plug every so often, while vCPU 1 pokes at its slot */
 		if (plugs < slots && i % (iters / (slots + 1) + 1) == iters / (slots + 1)) {
 			st = vmd_plug_huge(9, &addr, &huge, &stall);
-			if (st != VMD_OK || addr != mem + plugs * MB2) {
+			if (st != VMD_OK || addr != mem + plugs * VMD_HUGE_SIZE) {
 				vmd_printf("hugerace: plug-huge gave %d at 0x%lx\n", st, addr);
 				failures++;
 				continue;
 			}
 			plugs++;
-			__atomic_store_n(&plug_next, plugs < slots ? mem + plugs * MB2 : 0, __ATOMIC_RELEASE);
+			__atomic_store_n(&plug_next, plugs < slots ? mem + plugs * VMD_HUGE_SIZE : 0, __ATOMIC_RELEASE);
 			print_from(addr, plugs);
 		}
 	}

@@ -15,7 +15,6 @@
 
 VMD_GUEST_PURPOSE("huge regions (back-huge, plug-huge) on a fragmented pool");
 
-#define MB2 0x200000ULL
 
 static int failures;
 
@@ -30,20 +29,20 @@ static int failures;
 static int mode_ok(struct fragment_state *st)
 {
 	uint64_t backed = 0, rebacked = 0, huge, stall, addr, bad;
-	uint64_t first = (st->start + MB2 - 1) / MB2 * MB2;
+	uint64_t first = (st->start + VMD_HUGE_SIZE - 1) / VMD_HUGE_SIZE * VMD_HUGE_SIZE;
 	unsigned int ranges = (unsigned int)vmd_arg_u64("ranges", 8), rebacks = 3;
 
 	memtest_write(st->start, st->end, st->discarded, 7);
 	for (unsigned int i = 0; i < ranges; i++) {
-		uint64_t gpa = first + i * 16 * MB2;
+		uint64_t gpa = first + i * 16 * VMD_HUGE_SIZE;
 
-		if (gpa + MB2 > st->end)
+		if (gpa + VMD_HUGE_SIZE > st->end)
 			break;
 		expect(vmd_back_huge(gpa, &huge, &stall), VMD_OK);
 		vmd_printf("hugetest: back-huge 0x%lx: host huge %lu, stall %lu us\n", gpa, huge, stall / 1000);
 		backed += huge;
 		/* discarded pages in it are populated now: give them a pattern */
-		for (uint64_t a = gpa; a < gpa + MB2; a += VMD_PAGE_SIZE) {
+		for (uint64_t a = gpa; a < gpa + VMD_HUGE_SIZE; a += VMD_PAGE_SIZE) {
 			uint64_t p = (a - st->start) / VMD_PAGE_SIZE;
 
 			if (a >= st->start && fragment_is_discarded(st, p)) {
@@ -54,7 +53,7 @@ static int mode_ok(struct fragment_state *st)
 	}
 	/* holes in a backed range take it out of order: each round moves it
 	 * again, into a new block, and fills the holes with the pattern */
-	for (unsigned int round = 0; round < rebacks && first + MB2 <= st->end; round++) {
+	for (unsigned int round = 0; round < rebacks && first + VMD_HUGE_SIZE <= st->end; round++) {
 		uint64_t hole = first + (16 + 8 * round) * VMD_PAGE_SIZE;
 
 		VMD_ASSERT(vmd_discard(hole, 4 * VMD_PAGE_SIZE) == VMD_OK);
@@ -66,16 +65,16 @@ static int mode_ok(struct fragment_state *st)
 	vmd_report("hugetest_bad_pages", bad);
 	vmd_report("hugetest_back_huge_host_huge", backed);
 	vmd_report("hugetest_reback_host_huge", rebacked);
-	if (vmd_info.plug_bytes >= 6 * MB2) {
+	if (vmd_info.plug_bytes >= 6 * VMD_HUGE_SIZE) {
 		expect(vmd_plug_huge(9, &addr, &huge, &stall), VMD_OK);
 		vmd_printf("hugetest: plug-huge order 9 at 0x%lx: host huge %lu, stall %lu us\n", addr, huge, stall / 1000);
-		memtest_write(addr, addr + MB2, 0, 9);
-		bad += memtest_verify(addr, addr + MB2, 0, 9);
+		memtest_write(addr, addr + VMD_HUGE_SIZE, 0, 9);
+		bad += memtest_verify(addr, addr + VMD_HUGE_SIZE, 0, 9);
 		expect(vmd_plug_huge(10, &addr, &huge, &stall), VMD_OK);
 		vmd_printf("hugetest: plug-huge order 10 at 0x%lx: host huge %lu\n", addr, huge);
 		VMD_ASSERT(addr % (4 * 1024 * 1024) == 0);
-		memtest_write(addr, addr + 2 * MB2, 0, 10);
-		bad += memtest_verify(addr, addr + 2 * MB2, 0, 10);
+		memtest_write(addr, addr + 2 * VMD_HUGE_SIZE, 0, 10);
+		bad += memtest_verify(addr, addr + 2 * VMD_HUGE_SIZE, 0, 10);
 		vmd_report("hugetest_plug_bad_pages", bad);
 	}
 	return bad ? 1 : 0;
@@ -83,13 +82,14 @@ static int mode_ok(struct fragment_state *st)
 
 static int mode_pinned(struct fragment_state *st)
 {
-	uint64_t target = (st->start + MB2 - 1) / MB2 * MB2 + 32 * MB2, addr, pinned = 0;
+	uint64_t target = (st->start + VMD_HUGE_SIZE - 1) / VMD_HUGE_SIZE * VMD_HUGE_SIZE + 32 * VMD_HUGE_SIZE;
+	uint64_t addr, pinned = 0;
 
 	/* a page in every 8 of all memory (the image too) but the target
 	 * range and what was discarded */
 	for (uint64_t a = 0; a < st->end; a += 8 * VMD_PAGE_SIZE) {
 		if ((a >= st->start && fragment_is_discarded(st, (a - st->start) / VMD_PAGE_SIZE)) ||
-		    (a >= target && a < target + MB2))
+		    (a >= target && a < target + VMD_HUGE_SIZE))
 			continue;
 		VMD_ASSERT(vmd_pin(a, VMD_PAGE_SIZE) == VMD_OK);
 		pinned++;
@@ -99,7 +99,7 @@ static int mode_pinned(struct fragment_state *st)
 	if (vmd_info.plug_bytes)
 		expect(vmd_plug_huge(9, &addr, 0, 0), VMD_E_FRAGMENTED);
 	/* a range holding a pinned page cannot move at all */
-	expect(vmd_back_huge(target + MB2, 0, 0), VMD_E_PINNED);
+	expect(vmd_back_huge(target + VMD_HUGE_SIZE, 0, 0), VMD_E_PINNED);
 	return failures ? 1 : 0;
 }
 

@@ -15,7 +15,6 @@
 
 VMD_GUEST_PURPOSE("the requests that keep the VMM busiest (tools/lockhold-bench)");
 
-#define MB2	0x200000ULL
 
 static struct vmd_range ranges[VMD_BATCH_MAX];
 static uint64_t start, end;
@@ -119,12 +118,12 @@ static void phase_scatter(void)
 
 static void phase_huge(void)
 {
-	uint64_t mid = start + (end - start) / 2 / MB2 * MB2, t0 = vmd_rdtsc(), ok = 0, addr;
+	uint64_t mid = start + (end - start) / 2 / VMD_HUGE_SIZE * VMD_HUGE_SIZE, t0 = vmd_rdtsc(), ok = 0, addr;
 
 	discard_every_other(start, mid);
 	timed("lockhog_huge_fragment_us", 0, t0);
 	t0 = vmd_rdtsc();
-	for (uint64_t a = mid; a + MB2 <= end; a += MB2)
+	for (uint64_t a = mid; a + VMD_HUGE_SIZE <= end; a += VMD_HUGE_SIZE)
 		ok += vmd_back_huge(a, NULL, NULL) == VMD_OK;
 	timed("lockhog_back_huge_all_us", 0, t0);
 	vmd_report("lockhog_back_huge_ok", ok);
@@ -141,7 +140,7 @@ int main(void)
 
 	start = vmd_heap_end();
 	end = vmd_info.mem_bytes;
-	VMD_ASSERT(phase && start + 4 * MB2 <= end);
+	VMD_ASSERT(phase && start + 4 * VMD_HUGE_SIZE <= end);
 	if (!strncmp(phase, "overlap", 7))
 		phase_overlap();
 	else if (!strncmp(phase, "batch", 5))

@@ -8,6 +8,11 @@
  * (marked DISCARDING in the table across the two), one change in
  * discard=N (default 2048). Records fill use=P percent (default 50) of
  * the memory after the table; the rest is given back at the first boot.
+ * One change in huge=N (default 4096; 0: none) asks for a huge region
+ * instead: back-huge of a 2 MiB range of the records (the VMM moves them
+ * into one block under the guest), or, while the plug area has room, a
+ * plug-huge whose block is written and checked at once (the plug area is
+ * not persistent: a restart finds it empty, as after a reboot).
  *
  * With recover=1 it first checks every page against the table, as the VMM
  * being killed at any instant may leave it: every word of a page is its
@@ -19,7 +24,8 @@
  *   pmemtest_checked, pmemtest_bad (must be 0), pmemtest_newer (writes the
  *   kill cut off), pmemtest_versions (the sum of every page's version
  *   after recovery: the writes memory kept), pmemtest_writes,
- *   pmemtest_discards */
+ *   pmemtest_discards, pmemtest_backed (back-huge requests that moved or
+ *   kept a range whole), pmemtest_plugged (blocks plugged, each checked) */
 #include "vmd.h"
 
 VMD_GUEST_PURPOSE("versioned records in memory that survives the VMM: recover=1 checks them");
@@ -77,6 +83,43 @@ static void discard_run(uint64_t first)
 		table[p] = 0;
 }
 
+/* back-huge of a random 2 MiB range wholly inside the records; true if
+ * the range is one block now. Short of blocks (NOMEM, FRAGMENTED) is an
+ * answer too; any other status fails the run. */
+static int back_huge_records(uint64_t *seed)
+{
+	uint64_t first = (base + VMD_HUGE_SIZE - 1) / VMD_HUGE_SIZE;
+	uint64_t end = (base + pages * VMD_PAGE_SIZE) / VMD_HUGE_SIZE;
+	int st;
+
+	if (end <= first)
+		return 0;
+	st = vmd_back_huge((first + vmd_rand(seed) % (end - first)) * VMD_HUGE_SIZE, NULL, NULL);
+	VMD_ASSERT(st == VMD_OK || st == VMD_E_NOMEM || st == VMD_E_FRAGMENTED);
+	return st == VMD_OK;
+}
+
+/* plug-huge of one 2 MiB block, written with a pattern and read back;
+ * false once the plug area is full. */
+static int plug_and_check(void)
+{
+	uint64_t addr, n = VMD_HUGE_SIZE / 8;
+	volatile uint64_t *w;
+	int st = vmd_plug_huge(9, &addr, NULL, NULL);
+
+	if (st == VMD_E_NOMEM || st == VMD_E_FRAGMENTED)
+		return st == VMD_E_FRAGMENTED;	/* full: no more tries */
+	VMD_ASSERT(st == VMD_OK && addr >= vmd_info.mem_bytes && addr % VMD_HUGE_SIZE == 0);
+	w = (volatile uint64_t *)(uintptr_t)addr;
+	for (uint64_t i = 0; i < n; i++)
+		VMD_ASSERT(w[i] == 0);	/* a new block reads zeros */
+	for (uint64_t i = 0; i < n; i++)
+		w[i] = addr ^ i;
+	for (uint64_t i = 0; i < n; i++)
+		VMD_ASSERT(w[i] == (addr ^ i));
+	return 1;
+}
+
 /* Every page against the table; then what the kill cut off finished. */
 static void recover(void)
 {
@@ -129,7 +172,10 @@ int main(void)
 {
 	uint64_t khz = vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000;
 	uint64_t seconds = vmd_arg_u64("seconds", 0), seed = vmd_arg_u64("seed", 1) * 2654435761ULL + vmd_rdtsc();
-	uint64_t writes = 0, discards = 0, t0, heap, table_bytes;
+	uint64_t writes = 0, discards = 0, backed = 0, plugged = 0, t0, heap, table_bytes;
+	/* one huge request in this many changes (0: none) */
+	uint64_t huge_every = vmd_arg_u64("huge", 4096);
+	int plug = vmd_info.plug_bytes != 0;
 	/* one change in this many discards a run (each discard costs two
 	 * requests, ~1000 page writes' time) */
 	uint64_t discard_every = vmd_arg_u64("discard", 2048);
@@ -162,6 +208,16 @@ int main(void)
 
 		if (table[p] == DISCARDING)
 			continue;
+		if (huge_every && vmd_rand(&seed) % huge_every == 0) {
+			/* plug and back-huge in turn while the plug area has room */
+			if (plug && vmd_rand(&seed) % 2) {
+				plug = plug_and_check();
+				plugged += plug;
+			} else {
+				backed += back_huge_records(&seed);
+			}
+			continue;
+		}
 		if (discard_every && vmd_rand(&seed) % discard_every == 0) {
 			discard_run(p - p % RUN_PAGES);
 			discards++;
@@ -173,5 +229,7 @@ int main(void)
 	}
 	vmd_report("pmemtest_writes", writes);
 	vmd_report("pmemtest_discards", discards);
+	vmd_report("pmemtest_backed", backed);
+	vmd_report("pmemtest_plugged", plugged);
 	return 0;
 }

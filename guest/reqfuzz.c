@@ -15,7 +15,6 @@
 
 VMD_GUEST_PURPOSE("every vCPU sends random requests, valid and invalid, for seconds=N");
 
-#define MB2		0x200000ULL
 #define OWN_PAGES	2048			/* 8 MiB per vCPU */
 #define MAX_PLUGS	16
 
@@ -311,7 +310,7 @@ static void shared_request(struct cpu *c)
 		vmd_mem_batch(op == VMD_OP_PIN || op == VMD_OP_UNPIN ? VMD_OP_DISCARD : op, r, nr, NULL);
 		break;
 	default:
-		vmd_back_huge(shared_base + rnd(c, shared_pages / 512) * MB2, NULL, NULL);
+		vmd_back_huge(shared_base + rnd(c, shared_pages / 512) * VMD_HUGE_SIZE, NULL, NULL);
 		break;
 	}
 }
@@ -425,7 +424,7 @@ int main(void)
 
 	VMD_ASSERT(n <= VMD_GUEST_MAX_VCPUS);
 	shared_base = vmd_heap_end() + (uint64_t)n * OWN_PAGES * VMD_PAGE_SIZE;
-	VMD_ASSERT(shared_base + 8 * MB2 <= vmd_info.mem_bytes);
+	VMD_ASSERT(shared_base + 8 * VMD_HUGE_SIZE <= vmd_info.mem_bytes);
 	shared_pages = (vmd_info.mem_bytes - shared_base) / VMD_PAGE_SIZE;
 	deadline = vmd_rdtsc() + vmd_arg_u64("seconds", 10) * (vmd_info.tsc_khz ? vmd_info.tsc_khz : 2000000) *
 		   1000;

@@ -12,7 +12,6 @@
 
 VMD_GUEST_PURPOSE("random 8-byte reads over mb=SIZE: cycles per access");
 
-#define MB2 0x200000ULL
 
 /* Returns where the span starts. */
 static uint64_t prepare(const char *prep, uint64_t *bytes)
@@ -23,19 +22,19 @@ static uint64_t prepare(const char *prep, uint64_t *bytes)
 	if (!prep || !strncmp(prep, "none", 4)) {
 		start = vmd_heap_end();
 		if (start + *bytes > vmd_info.mem_bytes)
-			*bytes = (vmd_info.mem_bytes - start) & ~(MB2 - 1);
+			*bytes = (vmd_info.mem_bytes - start) & ~(VMD_HUGE_SIZE - 1);
 		return start;
 	}
 	fragment_memory(&st, vmd_arg_u64("seed", 1), 4, 40);
 	start = st.start;
 	if (start + *bytes > st.end)
-		*bytes = (st.end - start) & ~(MB2 - 1);
+		*bytes = (st.end - start) & ~(VMD_HUGE_SIZE - 1);
 	VMD_ASSERT(vmd_populate(start, *bytes) == VMD_OK);
 	if (st.end > start + *bytes)
 		VMD_ASSERT(vmd_discard(start + *bytes, st.end - start - *bytes) == VMD_OK);
 	if (strncmp(prep, "frag-huge", 9))
 		return start;
-	for (uint64_t a = start; a < start + *bytes; a += MB2) {
+	for (uint64_t a = start; a < start + *bytes; a += VMD_HUGE_SIZE) {
 		uint64_t h = 0, ns = 0;
 		int status = vmd_back_huge(a, &h, &ns);
 
@@ -46,7 +45,7 @@ static uint64_t prepare(const char *prep, uint64_t *bytes)
 		if (ns > hmax)
 			hmax = ns;
 	}
-	vmd_report("tlbbench_back_huge_ranges", *bytes / MB2);
+	vmd_report("tlbbench_back_huge_ranges", *bytes / VMD_HUGE_SIZE);
 	vmd_report("tlbbench_back_huge_host_huge", huge);
 	vmd_report("tlbbench_back_huge_stalls", stalls);
 	vmd_report("tlbbench_back_huge_stall_max_us", hmax / 1000);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/failpoint.h"
 #include "lib/thread.h"
 #include "mm/zone_alloc.h"
 #include "mm/huge_reserve.h"
@@ -40,6 +41,7 @@ static void punch_and_free(struct huge_reserve *r, uint32_t *pfns, size_t n)
 	struct zone *z = &r->pool->zone;
 
 	pool_punch_frames(r->pool, pfns, n);
+	FAILPOINT("reserve-punched");		/* zeros nobody owns, still used */
 	zone_lock(z);
 	for (size_t i = 0; i < n; i++)
 		zone_free(z, pfns[i], 0);
@@ -84,6 +86,7 @@ static bool fill_one(struct huge_reserve *r)
 	zone_unlock(z);
 	if (pfn == PFN_NONE)
 		return false;
+	FAILPOINT("reserve-taken");		/* a block nobody owns */
 	err = build_huge(r, pfn);
 	if (err) {
 		pool_punch(r->pool, pfn, PAGEBLOCK_FRAMES);
@@ -172,7 +175,7 @@ int huge_reserve_start(struct huge_reserve *r)
 {
 	int err;
 
-	if (r->pool->backing != POOL_MEMFD || !r->target)
+	if (!r->pool->shmem || !r->target)
 		return 0;
 	err = pthread_create(&r->thread, NULL, reserve_thread, r);
 	if (err)

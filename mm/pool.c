@@ -8,7 +8,9 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "lib/cmp.h"
 #include "mm/pool.h"
@@ -216,6 +218,17 @@ static int recover_persistent(struct pool *p, const struct pool_file_opts *opts)
 	return 0;
 }
 
+/* A memfd, or a file on tmpfs: shmem, whose page cache MADV_COLLAPSE can
+ * make 2 MiB pages of under every shmem_enabled setting but deny. */
+static bool is_shmem(const struct pool *p)
+{
+	struct statfs fs;
+
+	if (p->backing == POOL_MEMFD)
+		return true;
+	return p->backing == POOL_FILE && !fstatfs(p->fd, &fs) && fs.f_type == TMPFS_MAGIC;
+}
+
 int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_frames,
 		     const char *path, const struct pool_file_opts *opts, enum zone_allocator allocator)
 {
@@ -254,6 +267,7 @@ int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_fram
 	}
 	if (p->base == MAP_FAILED)
 		goto fail_errno;
+	p->shmem = is_shmem(p);
 	if (persistent && !p->created) {
 		err = recover_persistent(p, opts);
 		if (err)

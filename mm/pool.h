@@ -31,6 +31,7 @@ struct pool {
 	int fd;			/* -1 for POOL_ANON */
 	uint8_t *base;		/* linear view of every frame */
 	uint64_t size;
+	bool shmem;		/* memfd or a file on tmpfs: can be 2 MiB pages */
 	struct zone zone;
 	/* POOL_FILE: the file's directory and its name there, so that
 	 * pool_destroy() removes this file and no other; -1 / NULL otherwise */

@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/kvm.h>
 
+#include "lib/failpoint.h"
 #include "vmm/guest_mem.h"
 #include "vmm/sysctl.h"
 
@@ -488,19 +489,29 @@ void guest_mem_rebind_chunk(struct guest_mem *gm, uint32_t chunk, uint32_t blk,
 	*nr_old = 0;
 	zone_lock(z);
 	for (uint32_t i = 0; i < GUEST_CHUNK_FRAMES; i++) {
-		uint32_t pfn;
+		uint32_t pfn = p2m_lookup(gm->p2m, g0 + i);
+		int err;
 
-		if (p2m_unmap(gm->p2m, g0 + i, &pfn) == 0) {
+		/* a mapped guest frame is switched by one store (p2m_move),
+		 * never unmapped on the way: a persistent pool's p2m is in its
+		 * file, and a crash between two stores must find the frame
+		 * still mapped, to the old frame or the new (both hold its
+		 * data while the vCPUs are held out) */
+		if (pfn != PFN_NONE) {
 			frame_clear_flag(z, pfn, FRAME_MOVING);
 			frame_clear_flag(z, pfn, FRAME_HUGE);
+			err = p2m_move(gm->p2m, pfn, blk + i);
 			old[(*nr_old)++] = pfn;
+		} else {
+			err = p2m_map(gm->p2m, g0 + i, blk + i);
 		}
-		if (p2m_map(gm->p2m, g0 + i, blk + i)) {
+		if (err) {
 			/* the block is the caller's, allocated and unowned */
 			fprintf(stderr, "vmdefrag: BUG: frame %u of a new block is not free to map\n", blk + i);
 			abort();
 		}
 		frame_set_flag(z, blk + i, FRAME_HUGE);
+		FAILPOINT("huge-rebinding");	/* part of the chunk on each side */
 	}
 	zone_unlock(z);
 }

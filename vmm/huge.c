@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/failpoint.h"
 #include "lib/thread.h"
 #include "guest/include/vmdefrag_abi.h"
 #include "vmm/huge.h"
@@ -60,11 +61,11 @@ int huge_init(struct vm *vm)
 	}
 	/* MADV_COLLAPSE works under every setting but deny */
 	vm->thp_denied = !f || strstr(line, "[deny]");
-	if (vm->pool.backing == POOL_MEMFD && vm->thp_denied)
+	if (vm->pool.shmem && vm->thp_denied)
 		fprintf(stderr, "vmdefrag: the host denies THP for shmem (%s): guest memory stays on "
 			"4 KiB pages\n", f ? "shmem_enabled is deny" : "no shmem_enabled");
 	/* where allowed, let the kernel use huge pages for guest memory */
-	if (vm->pool.backing == POOL_MEMFD && !vm->thp_denied)
+	if (vm->pool.shmem && !vm->thp_denied)
 		madvise(guest_mem_hva(&vm->gm, 0), vm->guest_bytes, MADV_HUGEPAGE);
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -73,7 +74,7 @@ int huge_init(struct vm *vm)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	/* without it back-huge copies on its own thread */
-	if (vm->pool.backing == POOL_MEMFD)
+	if (vm->pool.shmem)
 		c->running = !pthread_create(&c->thread, NULL, copier_thread, vm);
 	return 0;
 }
@@ -100,7 +101,7 @@ static bool collapse(struct vm *vm, uint64_t gpa, uint32_t pfn)
 	uint32_t gfn = (uint32_t)(gpa >> FRAME_SHIFT);
 	uint8_t *addr = guest_mem_hva(&vm->gm, gfn);
 
-	if (vm->pool.backing != POOL_MEMFD || vm->thp_denied)
+	if (!vm->pool.shmem || vm->thp_denied)
 		return vm->pool.backing == POOL_HUGETLB;
 	/* A block from the huge reserve is a huge page already: a fault
 	 * maps it with one PMD, and the kernel says so. MADV_COLLAPSE would
@@ -125,6 +126,7 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	zone_lock(&vm->pool.zone);
 	zone_split(&vm->pool.zone, *pfn);
 	zone_unlock(&vm->pool.zone);
+	FAILPOINT("huge-block-taken");		/* a block nobody owns */
 	return VMD_OK;
 }
 
@@ -266,8 +268,10 @@ static int move_chunk(struct vm *vm, uint32_t chunk, uint32_t blk, uint32_t old[
 		guest_mem_clear_spare(&vm->gm, chunk);
 		return err;
 	}
+	FAILPOINT("huge-copied");		/* the block nobody owns, with data */
 	guest_mem_rebind_chunk(&vm->gm, chunk, blk, old, &nr_old);
 	vm_resume(vm);
+	FAILPOINT("huge-rebound");		/* the old frames nobody owns */
 	free_old_frames(vm, chunk, old, nr_old);
 	return 0;
 }
@@ -380,6 +384,7 @@ static int plug_block(struct vm *vm, unsigned int order, uint64_t *gpa, uint64_t
 		release_block(vm, blk, n);
 		return VMD_E_NOMEM;
 	}
+	FAILPOINT("huge-plugged");		/* a plugged block: dropped at recovery */
 	*gpa = (uint64_t)chunk * GUEST_CHUNK_BYTES;
 	*huge = 1;
 	for (uint32_t c = 0; c < chunks; c++)

@@ -181,7 +181,7 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	err = huge_init(vm);
 	if (!err)
 		huge_reserve_init(&vm->reserve, &vm->pool,
-				  vm->pool.backing == POOL_MEMFD && !vm->thp_denied ? cfg->huge_reserve : 0);
+				  vm->pool.shmem && !vm->thp_denied ? cfg->huge_reserve : 0);
 	return err;
 }
 

@@ -73,6 +73,7 @@
 
 #define VMD_PORT		0x0510
 #define VMD_PAGE_SIZE		4096ULL
+#define VMD_HUGE_SIZE		0x200000ULL	/* a 2 MiB block: what back-huge and plug-huge map */
 #define VMD_IMAGE_BASE		0x200000ULL	/* where guest images are linked */
 #define VMD_CONSOLE_MAX		65536
 #define VMD_BATCH_MAX		4096
