@@ -151,7 +151,7 @@ static int check_owners(const struct lf_pool *p, const uint32_t *p2m, uint32_t n
 }
 
 int pmem_reconcile(struct lf_pool *p, const uint32_t *p2m, uint32_t nr_gfns,
-		   void (*punch)(void *arg, uint32_t pfn), void *arg, struct pmem_recovery *r,
+		   void (*punch)(void *arg, uint32_t pfn, uint32_t n), void *arg, struct pmem_recovery *r,
 		   char *msg, size_t len)
 {
 	uint32_t *owner = malloc((size_t)p->nr_frames * sizeof(*owner));
@@ -187,21 +187,21 @@ int pmem_reconcile(struct lf_pool *p, const uint32_t *p2m, uint32_t nr_gfns,
 			r->whole_blocks++;
 		}
 	}
-	for (uint32_t pfn = 0; pfn < p->nr_frames; pfn++) {
-		if (owner[pfn] != PFN_NONE) {
-			r->owned++;
-			continue;
+	for (uint32_t pfn = 0, n; pfn < p->nr_frames; pfn += n ? n : 1) {
+		/* a run of allocated frames nobody owns */
+		for (n = 0; pfn + n < p->nr_frames && owner[pfn + n] == PFN_NONE && lf_frame_used(p, pfn + n); n++)
+			;
+		r->owned += !n && owner[pfn] != PFN_NONE;
+		if (n && punch)
+			punch(arg, pfn, n);
+		for (uint32_t i = 0; i < n; i++) {
+			err = lf_free(p, pfn + i, 0);
+			if (err) {
+				free(owner);
+				FAIL(err, "pool frame %u: cannot free it: %s", pfn + i, strerror(-err));
+			}
 		}
-		if (!lf_frame_used(p, pfn))
-			continue;
-		err = lf_free(p, pfn, 0);
-		if (err) {
-			free(owner);
-			FAIL(err, "pool frame %u: cannot free it: %s", pfn, strerror(-err));
-		}
-		if (punch)
-			punch(arg, pfn);
-		r->freed++;
+		r->freed += n;
 	}
 	free(owner);
 	return 0;

@@ -76,10 +76,13 @@ struct pmem_recovery {
  * frame may be mapped twice: else -EUCLEAN, nothing changed, and msg names
  * the guest frame and the pool frame. Then lf_recover(), whole blocks made
  * frames (the VMM maps only single frames), and every allocated frame no
- * guest frame maps freed, punch(arg, pfn) called for each (its bytes are
- * nobody's). On return the allocator's counters equal its bits. */
+ * guest frame maps freed, each run of them first given to punch(arg, pfn,
+ * n) (their bytes are nobody's): punched before they are free, so that a
+ * recovery killed in the middle leaves no free frame with old bytes (the
+ * next one finds the rest still allocated). On return the allocator's
+ * counters equal its bits. */
 int pmem_reconcile(struct lf_pool *p, const uint32_t *p2m, uint32_t nr_gfns,
-		   void (*punch)(void *arg, uint32_t pfn), void *arg, struct pmem_recovery *r,
+		   void (*punch)(void *arg, uint32_t pfn, uint32_t n), void *arg, struct pmem_recovery *r,
 		   char *msg, size_t len);
 
 #endif

@@ -117,29 +117,9 @@ static uint8_t *map_aligned(int fd, uint64_t size)
  * its header read or written, its state mapped shared and the zone on it,
  * recovered when it was there before. */
 /* Frames recovery frees come in ascending order: punched a run at a time. */
-struct punch_runs {
-	struct pool *p;
-	uint32_t start, len;
-};
-
-static void punch_flush(struct punch_runs *r)
+static void punch_run(void *arg, uint32_t pfn, uint32_t n)
 {
-	if (r->len)
-		pool_punch(r->p, r->start, r->len);
-	r->len = 0;
-}
-
-static void punch_one(void *arg, uint32_t pfn)
-{
-	struct punch_runs *r = arg;
-
-	if (r->len && pfn == r->start + r->len) {
-		r->len++;
-		return;
-	}
-	punch_flush(r);
-	r->start = pfn;
-	r->len = 1;
+	pool_punch(arg, pfn, n);
 }
 
 static int open_persistent(struct pool *p, const char *path, const struct pool_file_opts *opts)
@@ -206,11 +186,9 @@ static int open_persistent(struct pool *p, const char *path, const struct pool_f
  * back, punched, and the descriptors follow the bits. */
 static int recover_persistent(struct pool *p, const struct pool_file_opts *opts)
 {
-	struct punch_runs runs = { p, 0, 0 };
-	int err = pmem_reconcile(p->zone.lf, p->pmem_p2m, opts->nr_gfns, punch_one, &runs, &p->recovery,
+	int err = pmem_reconcile(p->zone.lf, p->pmem_p2m, opts->nr_gfns, punch_run, p, &p->recovery,
 				 p->why, sizeof(p->why));
 
-	punch_flush(&runs);
 	if (err)
 		return err;
 	zone_resync(&p->zone);
