@@ -246,6 +246,7 @@ int pool_create_with(struct pool *p, enum pool_backing backing, uint64_t nr_fram
 	if (p->base == MAP_FAILED)
 		goto fail_errno;
 	p->shmem = is_shmem(p);
+	p->sync = persistent && opts->sync;
 	if (persistent && !p->created) {
 		err = recover_persistent(p, opts);
 		if (err)
@@ -303,7 +304,7 @@ int pool_view_hole(void *addr, uint64_t len)
 	return got == MAP_FAILED ? -errno : 0;
 }
 
-int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
+static int punch_range(struct pool *p, uint32_t pfn, uint32_t count)
 {
 	uint64_t off = (uint64_t)pfn << FRAME_SHIFT, len = (uint64_t)count << FRAME_SHIFT;
 
@@ -314,6 +315,32 @@ int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
 	if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
 		return -errno;
 	return 0;
+}
+
+int pool_punch(struct pool *p, uint32_t pfn, uint32_t count)
+{
+	int err = punch_range(p, pfn, count);
+
+	pool_sync_state(p);
+	return err;
+}
+
+void pool_sync_state(struct pool *p)
+{
+	if (!p->sync)
+		return;
+	/* the state and, by the journal commit it makes, every punch before */
+	if (msync(p->pmem_state, p->pmem.header_offset - p->pmem.chunks_offset, MS_SYNC))
+		perror("vmdefrag: msync of the pool's state");
+	p->syncs++;
+}
+
+void pool_write_frames(struct pool *p, uint32_t pfn, uint32_t count)
+{
+	if (p->sync && sync_file_range(p->fd, (off_t)pfn << FRAME_SHIFT, (off_t)count << FRAME_SHIFT,
+				       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				       SYNC_FILE_RANGE_WAIT_AFTER))
+		perror("vmdefrag: sync_file_range of pool frames");
 }
 
 static int cmp_pfn(const void *a, const void *b)
@@ -332,8 +359,9 @@ void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n)
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1; j++)
 			;
-		pool_punch(p, pfns[i], (uint32_t)(j - i));
+		punch_range(p, pfns[i], (uint32_t)(j - i));
 	}
+	pool_sync_state(p);
 }
 
 int pool_collapse(struct pool *p, uint32_t pfn, void *addr)

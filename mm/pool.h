@@ -23,6 +23,8 @@ struct pool_file_opts {
 	bool keep;		/* leave the file behind at pool_destroy() */
 	bool persistent;	/* the pool's state in the file too: an existing
 				 * pool file is recovered (mm/pmem.h) */
+	bool sync;		/* persistent: each step's stores made durable
+				 * before the next step's (pool_sync_state()) */
 	uint32_t nr_gfns;	/* persistent: guest frames the p2m covers */
 };
 
@@ -32,6 +34,8 @@ struct pool {
 	uint8_t *base;		/* linear view of every frame */
 	uint64_t size;
 	bool shmem;		/* memfd or a file on tmpfs: can be 2 MiB pages */
+	bool sync;		/* persistent with sync: see pool_sync_state() */
+	uint64_t syncs;		/* msyncs made (sync) */
 	struct zone zone;
 	/* POOL_FILE: the file's directory and its name there, so that
 	 * pool_destroy() removes this file and no other; -1 / NULL otherwise */
@@ -85,12 +89,30 @@ static inline void *pool_frame(const struct pool *p, uint32_t pfn)
 }
 
 /* Gives the memory of count frames from pfn back to the host (a hole in
- * the pool file). The frames read as zeros afterwards. */
+ * the pool file). The frames read as zeros afterwards. With sync, the
+ * punch is durable on return (pool_sync_state()), before the caller frees
+ * the frames. */
 int pool_punch(struct pool *p, uint32_t pfn, uint32_t count);
 
 /* Punches n frames given by number, in any order: sorts pfns in place and
- * punches each run of consecutive frames with one call. */
+ * punches each run of consecutive frames with one call (and one sync). */
 void pool_punch_frames(struct pool *p, uint32_t *pfns, size_t n);
+
+/*
+ * A persistent pool opened with sync (file:PATH,persistent,sync) orders its
+ * stores on the disk as a crash of the process finds them ordered in the
+ * page cache: each step's stores are made durable before the next step
+ * begins, so a power loss too leaves a state recovery can repair. Without
+ * sync both calls do nothing.
+ *
+ * pool_sync_state(): the allocator's bits and the p2m written so far, and
+ * the punches and frames written before it (the file system's journal
+ * commit and cache flush that msync() makes), reach the disk.
+ * pool_write_frames(): count frames' contents from pfn are written to the
+ * disk (not yet flushed from its cache: the next pool_sync_state() does).
+ */
+void pool_sync_state(struct pool *p);
+void pool_write_frames(struct pool *p, uint32_t pfn, uint32_t count);
 
 /* Sorts frame numbers in ascending order. */
 void sort_pfns(uint32_t *pfns, size_t n);

@@ -495,7 +495,8 @@ END_TEST
 static const struct {
 	const char *suffix, *message;
 } bad_file_options[] = {
-	{ ",bogus", "unknown option 'bogus' after the path (options: keep, persistent;" },
+	{ ",bogus", "unknown option 'bogus' after the path (options: keep, persistent, sync;" },
+	{ ",keep,sync", "sync orders a persistent pool's stores on the disk: add ,persistent" },
 	{ ",keep,", "unknown option '' after the path" },
 	{ ",keep,persist", "unknown option 'persist'" },
 };
@@ -527,7 +528,8 @@ START_TEST(test_persistent_backing)
 {
 	struct vmm_result r;
 	struct pool_dir d;
-	char arg[128], old_arg[128], back[32] = "";
+	char arg[128], old_arg[128], sync_arg[128], back[32] = "";
+	const char *syncs;
 	int fd;
 
 	pool_dir_make(&d);
@@ -541,6 +543,19 @@ START_TEST(test_persistent_backing)
 	ck_ran(r, 0);
 	ck_has(r.err, "vmdefrag: recovered the pool in ");
 	ck_has(r.err, "0 frames nobody owned freed");
+	vmm_result_free(&r);
+	/* ,sync: the same, an msync at each step's boundary (pmemtest
+	 * discards and populates: every step makes some) */
+	snprintf(sync_arg, sizeof(sync_arg), "%s,persistent,sync", d.arg);
+	run_vmm(&r, 60, 0, 0, "run", guest_path("pmemtest"), "--backing", sync_arg, "--mem", "32M", "--stats",
+		"--args", "seconds=1 discard=64", NULL);
+	ck_ran(r, 0);
+	ck_has(r.out, "report: pmemtest_discards ");
+	ck_has(r.err, "vmdefrag: recovered the pool in ");
+	syncs = strstr(r.out, "stats: pool_syncs ");
+	ck_assert_ptr_nonnull(syncs);
+	ck_assert_int_gt(atol(syncs + strlen("stats: pool_syncs ")), 0);
+	ck_has(r.out, "stats: invariants ok");
 	vmm_result_free(&r);
 	/* another --mem: refused, the file as it was */
 	run_vmm(&r, 60, 0, 0, "run", guest_path("hello"), "--backing", arg, "--mem", "64M", NULL);
@@ -594,8 +609,8 @@ static const struct {
 	{ "--mem", "128G", "--mem 128G: want" },
 	{ "--cpus", "0", "--cpus 0: want 1 to 64" },
 	{ "--cpus", "65", "--cpus 65: want 1 to 64" },
-	{ "--backing", "tmpfs", "--backing tmpfs: want memfd, hugetlb or file:PATH[,keep][,persistent]" },
-	{ "--backing", "file:", "--backing file:: want file:PATH[,keep][,persistent] with a PATH" },
+	{ "--backing", "tmpfs", "--backing tmpfs: want memfd, hugetlb or file:PATH[,keep][,persistent[,sync]]" },
+	{ "--backing", "file:", "--backing file:: want file:PATH[,keep][,persistent[,sync]] with a PATH" },
 };
 
 START_TEST(test_bad_options)

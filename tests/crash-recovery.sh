@@ -13,7 +13,8 @@
 # VMM's invariants at the last, clean, exit.
 # KEEP_LOG=1 leaves the outputs; MEM (default 64M) sizes the guest;
 # FAILPOINTS replaces the list below; POOL_DIR puts the pool file there
-# (default: once in /tmp, once in /dev/shm). Skips (77) without /dev/kvm.
+# (default: once in /tmp, once in /dev/shm); SYNC=1 opens it with ,sync.
+# Skips (77) without /dev/kvm.
 set -u
 vmdefrag=${VMDEFRAG:-vmm/vmdefrag}
 ctl=${VMDEFRAG_CTL:-tools/vmdefrag-ctl}
@@ -24,6 +25,7 @@ failpoints=${FAILPOINTS:-"populate-allocated:100 discard-unmapped:4 discard-punc
 move-switched:5 move-released:5 lf-frame-reserved:50 lf-frame-bit-cleared:200 huge-block-taken:3
 huge-copied:2 huge-rebinding:300 huge-rebound:2 huge-plugged:1"}
 mem=${MEM:-64M}
+sync=$([ "${SYNC:-0}" = 1 ] && echo ,sync)
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	echo "SKIP: /dev/kvm cannot be opened"
 	exit 77
@@ -91,7 +93,7 @@ one_run() {	# mode args [failpoint]
 	out=$dir/out.$run
 	rm -f "$sock"
 	VMDEFRAG_FAILPOINT=${3:-} "$vmdefrag" run "$guest" --mem "$mem" --plug 8M --proactiveness 0 --stats \
-		--backing "file:$pool,persistent" --socket "$sock" --args "$2" >"$out" 2>&1 &
+		--backing "file:$pool,persistent$sync" --socket "$sock" --args "$2" >"$out" 2>&1 &
 	pid=$!
 	while [ ! -S "$sock" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
 	[ $run -gt 0 ] && [ -S "$sock" ] && while kill -0 "$pid" 2>/dev/null &&
@@ -137,7 +139,7 @@ else
 fi
 # the last run checks the last kill, then ends cleanly
 out=$dir/out.$run
-"$vmdefrag" run "$guest" --mem "$mem" --plug 8M --stats --backing "file:$pool,persistent" \
+"$vmdefrag" run "$guest" --mem "$mem" --plug 8M --stats --backing "file:$pool,persistent$sync" \
 	--args "recover=1 seconds=1" >"$out" 2>&1
 rc=$?
 [ $rc -eq 0 ] || fail "the last run exited $rc"

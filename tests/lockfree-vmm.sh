@@ -10,14 +10,7 @@ set -u
 VMDEFRAG_TEST_ALLOCATOR=lockfree
 export VMDEFRAG_TEST_ALLOCATOR
 failed= ran=0
-# check_control is not among them yet: its test that the main thread does
-# not spin during a long compaction measures ~40 ms of the main thread's
-# CPU (on either allocator) against a 1 GiB guest's compaction, which
-# takes 0.7-1.4 s on the buddy but ~0.38 s on the lock-free allocator:
-# 10-11% against a bound of 10%, so it fails at random there. Compaction
-# through the socket on the lock-free allocator, both policies, is in
-# tests/crash-recovery.sh.
-for t in check_vmm check_huge check_reqfuzz; do
+for t in check_vmm check_control check_huge check_reqfuzz; do
 	echo "== tests/$t on the lock-free allocator"
 	tests/$t
 	rc=$?

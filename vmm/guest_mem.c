@@ -320,6 +320,7 @@ int guest_mem_populate_all(struct guest_mem *gm, uint32_t n)
 		if (err)
 			return err;
 		zone_split(z, pfn);
+		pool_sync_state(gm->pool);	/* sync: the bits before the p2m */
 		for (uint32_t i = 0; i < (1U << order); i++)
 			p2m_map(gm->p2m, gfn + i, pfn + i);
 		gfn += 1U << order;

@@ -349,6 +349,7 @@ static int claim_to_populate(struct guest_mem *gm, struct step *s, uint32_t gfn,
 	if (err)
 		return err;
 	FAILPOINT("populate-allocated");		/* a frame nobody maps */
+	pool_sync_state(gm->pool);		/* sync: the bit before the p2m */
 	err = p2m_map(gm->p2m, gfn, pfn);
 	if (err)
 		bug("map of guest frame", gfn, err);

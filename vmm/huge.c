@@ -126,6 +126,7 @@ static int get_block(struct vm *vm, unsigned int order, uint32_t *pfn, uint64_t 
 	zone_lock(&vm->pool.zone);
 	zone_split(&vm->pool.zone, *pfn);
 	zone_unlock(&vm->pool.zone);
+	pool_sync_state(&vm->pool);		/* sync: its bits before any p2m entry */
 	FAILPOINT("huge-block-taken");		/* a block nobody owns */
 	return VMD_OK;
 }
@@ -268,9 +269,12 @@ static int move_chunk(struct vm *vm, uint32_t chunk, uint32_t blk, uint32_t old[
 		guest_mem_clear_spare(&vm->gm, chunk);
 		return err;
 	}
+	pool_write_frames(&vm->pool, blk, GUEST_CHUNK_FRAMES);	/* sync: the copy durable */
+	pool_sync_state(&vm->pool);
 	FAILPOINT("huge-copied");		/* the block nobody owns, with data */
 	guest_mem_rebind_chunk(&vm->gm, chunk, blk, old, &nr_old);
 	vm_resume(vm);
+	pool_sync_state(&vm->pool);		/* sync: the p2m before the old frames' punch */
 	FAILPOINT("huge-rebound");		/* the old frames nobody owns */
 	free_old_frames(vm, chunk, old, nr_old);
 	return 0;

@@ -48,6 +48,8 @@ void vmm_release(void *arg, uint32_t *pfns, unsigned int n)
 {
 	struct vm *vm = arg;
 
+	/* sync: the p2m's switches durable before a source is punched */
+	pool_sync_state(&vm->pool);
 	pool_punch_frames(&vm->pool, pfns, n);
 }
 
@@ -118,6 +120,13 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 	prepare_destinations(vm, batch, nr);
 	vm_pause(vm);
 	copy_frames(vm, batch, nr, bounce);
+	/* sync: the copies and the destinations' bits durable before the
+	 * p2m names them */
+	if (vm->pool.sync) {
+		for_each_dst_run(batch, nr, i, len)
+			pool_write_frames(&vm->pool, batch[i].dst, len);
+		pool_sync_state(&vm->pool);
+	}
 	FAILPOINT("move-copied");		/* destinations nobody maps, with data */
 	for (unsigned int i = 0, len; i < nr; i += len) {
 		int err;
