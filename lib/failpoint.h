@@ -6,7 +6,9 @@
  *
  * VMDEFRAG_FAILPOINT=NAME[:N] in the environment: the Nth time (default
  * the first) the process passes FAILPOINT("NAME"), it sends itself
- * SIGKILL. */
+ * SIGKILL; after VMDEFRAG_FAILPOINT_WAIT_MS milliseconds if that is set,
+ * while the other threads (the vCPUs) go on, as they would if this one
+ * were slow there: a window where the guest can still write shows. */
 #ifndef LIB_FAILPOINT_H
 #define LIB_FAILPOINT_H
 
@@ -15,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static inline void failpoint(const char *name)
 {
@@ -27,8 +30,14 @@ static inline void failpoint(const char *name)
 	if (!want || strncmp(want, name, len) || (want[len] && want[len] != ':'))
 		return;
 	n = want[len] == ':' ? strtoul(want + len + 1, NULL, 10) : 1;
-	if (atomic_fetch_add(&hits, 1) + 1 == n)
-		raise(SIGKILL);
+	if (atomic_fetch_add(&hits, 1) + 1 != n)
+		return;
+	if (getenv("VMDEFRAG_FAILPOINT_WAIT_MS")) {
+		long ms = strtol(getenv("VMDEFRAG_FAILPOINT_WAIT_MS"), NULL, 10);
+
+		nanosleep(&(struct timespec){ ms / 1000, ms % 1000 * 1000000L }, NULL);
+	}
+	raise(SIGKILL);
 }
 #define FAILPOINT(name)	failpoint(name)
 #define FAILPOINTS_BUILT	1

@@ -385,6 +385,7 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 		return 0;
 	}
 	c->migrate(c->migrate_arg, batch, ready);
+	FAILPOINT("move-remapped");		/* the guest maps copies the p2m does not name */
 	for (unsigned int i = 0; i < ready; i++) {
 		struct migration *m = &batch[i];
 
@@ -404,7 +405,7 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 		}
 	}
 	FAILPOINT("move-switched");		/* sources nobody maps, with data */
-	if (c->release && moved)
+	if (c->release)
 		c->release(c->migrate_arg, srcs, moved);
 	FAILPOINT("move-released");		/* sources nobody maps, zeros */
 	for (unsigned int i = 0; i < moved; i++)

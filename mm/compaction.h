@@ -104,11 +104,14 @@ struct compactor {
 	struct p2m *p2m;
 	migrate_fn migrate;
 	void *migrate_arg;
-	/* Optional: given the sources a batch moved once the p2m names their
-	 * copies, before they are freed (with migrate_arg): the mover's place
-	 * to give their memory back, so that a frame is punched only when no
-	 * guest frame maps it (a persistent pool's file must never lose the
-	 * only copy) and before it is free (a free frame reads zero). */
+	/* Optional: called after every migrate() once the p2m names the
+	 * copies, with the sources the batch moved (maybe none), before they
+	 * are freed (with migrate_arg): the mover's place to let the guest
+	 * write again (not before: a write to a copy the p2m does not name
+	 * yet is lost if a persistent pool's VMM dies there) and to give the
+	 * sources' memory back, so that a frame is punched only when no
+	 * guest frame maps it and before it is free (a free frame reads
+	 * zero). */
 	void (*release)(void *arg, uint32_t *pfns, unsigned int n);
 	unsigned int batch;		/* frames per mover call */
 	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */

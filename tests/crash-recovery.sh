@@ -6,7 +6,9 @@
 # random moments, then, where failpoints are compiled in (./configure
 # --enable-failpoints: the test builds), once at each failpoint between
 # two stores of a populate, a discard, a move, a back-huge, a plug-huge,
-# the huge reserve and the allocator's own steps (lib/failpoint.h). After
+# the huge reserve and the allocator's own steps (lib/failpoint.h), the
+# process dying FAILPOINT_WAIT_MS (default 50) after it gets there while
+# the guest goes on writing wherever it still may. After
 # every kill the VMM starts again on the same file and recovers it, and
 # the guest, booted again with recover=1, checks every page against its
 # table: 0 bad pages each time, the runs' writes still there, and the
@@ -22,7 +24,7 @@ guest=guest/pmemtest.elf
 kills=${KILLS:-6}
 # NAME:N - the Nth pass kills: past boot, into the guest's and the host's work
 failpoints=${FAILPOINTS:-"populate-allocated:100 discard-unmapped:4 discard-punched:4 move-copied:5
-move-switched:5 move-released:5 lf-frame-reserved:50 lf-frame-bit-cleared:200 huge-block-taken:3
+move-remapped:5 move-switched:5 move-released:5 lf-frame-reserved:50 lf-frame-bit-cleared:200 huge-block-taken:3
 huge-copied:2 huge-rebinding:300 huge-rebound:2 huge-plugged:1"}
 mem=${MEM:-64M}
 sync=$([ "${SYNC:-0}" = 1 ] && echo ,sync)
@@ -92,7 +94,7 @@ run=0 writes_seen=0 mid_recovery=0
 one_run() {	# mode args [failpoint]
 	out=$dir/out.$run
 	rm -f "$sock"
-	VMDEFRAG_FAILPOINT=${3:-} "$vmdefrag" run "$guest" --mem "$mem" --plug 8M --proactiveness 0 --stats \
+	VMDEFRAG_FAILPOINT=${3:-} VMDEFRAG_FAILPOINT_WAIT_MS=${FAILPOINT_WAIT_MS:-50} "$vmdefrag" run "$guest" --mem "$mem" --plug 8M --proactiveness 0 --stats \
 		--backing "file:$pool,persistent$sync" --socket "$sock" --args "$2" >"$out" 2>&1 &
 	pid=$!
 	while [ ! -S "$sock" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
@@ -148,5 +150,7 @@ grep -q '^stats: invariants ok' "$out" || fail "the last run's invariants: $(gre
 newer=$(cat "$dir"/out.* | sed -n 's/^report: pmemtest_newer //p' | awk '{ s += $1 } END { print s + 0 }')
 freed=$(cat "$dir"/out.* | sed -n 's/.* \([0-9]*\) frames nobody owned freed.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 moved=$(awk '{ s += $1 } END { print s + 0 }' "$dir/moved" 2>/dev/null)
+checked=$(cat "$dir"/out.* | sed -n 's/^report: pmemtest_checked //p' | awk '{ s += $1 } END { print s + 0 }')
+backed=$(cat "$dir"/out.* | sed -n 's/^report: pmemtest_backed //p' | awk '{ s += $1 } END { print s + 0 }')
 [ "${moved:-0}" -gt 0 ] || fail "no frame moved: the kills never came mid-compaction"
-echo "PASS: $kills random kills and $points failpoints ($mid_recovery of them while recovering), every page checked after each: 0 bad; $moved frames moved by compactions the kills cut into; $newer writes cut off by a kill; $freed frames nobody owned freed by recovery"
+echo "PASS: $kills random kills and $points failpoints ($mid_recovery of them while recovering), every page checked after each ($checked page checks): 0 bad; $backed ranges made huge by back-huge in the runs that ended; $moved frames moved by compactions the kills cut into; $newer writes cut off by a kill; $freed frames nobody owned freed by recovery"

@@ -242,6 +242,11 @@ static void print_stats(struct vm *vm)
 	}
 	print_lock_holders(vm);
 	pthread_mutex_lock(&vm->reserve.lock);
+	zone_lock(&vm->pool.zone);
+	printf("stats: pgmigrate_success %lu pgmigrate_fail %lu\n",
+	       (unsigned long)vm->pool.zone.events[PGMIGRATE_SUCCESS],
+	       (unsigned long)vm->pool.zone.events[PGMIGRATE_FAIL]);
+	zone_unlock(&vm->pool.zone);
 	printf("stats: huge_reserve built %lu taken %lu missed %lu build_failed %lu punched %lu\n",
 	       (unsigned long)vm->reserve.built, (unsigned long)vm->reserve.taken,
 	       (unsigned long)vm->reserve.missed, (unsigned long)vm->reserve.build_failed,

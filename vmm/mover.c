@@ -48,9 +48,16 @@ void vmm_release(void *arg, uint32_t *pfns, unsigned int n)
 {
 	struct vm *vm = arg;
 
-	/* sync: the p2m's switches durable before a source is punched */
-	pool_sync_state(&vm->pool);
-	pool_punch_frames(&vm->pool, pfns, n);
+	/* sync: the p2m's switches durable before a source is punched, and
+	 * before the guest writes the copies */
+	if (n)
+		pool_sync_state(&vm->pool);
+	if (vm->mover_paused) {
+		vm->mover_paused = false;
+		vm_resume(vm);
+	}
+	if (n)
+		pool_punch_frames(&vm->pool, pfns, n);
 }
 
 /* Runs of consecutive destinations (the batch is in ascending order of
@@ -119,6 +126,7 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 	pair_up(batch, nr, scratch);
 	prepare_destinations(vm, batch, nr);
 	vm_pause(vm);
+	vm->mover_paused = true;	/* until vmm_release(), after the p2m's switch */
 	copy_frames(vm, batch, nr, bounce);
 	/* sync: the copies and the destinations' bits durable before the
 	 * p2m names them */
@@ -145,9 +153,10 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 			pool_punch(&vm->pool, batch[i].dst, len);
 		}
 	}
-	vm_resume(vm);
-	/* the sources are punched by vmm_release(), once the p2m names the
-	 * copies: until then a source is the only copy the p2m knows */
+	/* the guest runs again in vmm_release(), once the p2m names the
+	 * copies it now maps: a write before that would go to a frame a
+	 * persistent pool's p2m does not name yet, and a crash would lose
+	 * it; the sources are punched there too, for the same reason */
 	free(scratch);
 	free(bounce);
 }

@@ -88,6 +88,8 @@ struct vm {
 	pthread_cond_t paused_cond;	/* signalled when in_guest drops to 0 */
 	pthread_cond_t resume_cond;	/* signalled when pause_depth drops to 0 */
 	unsigned int pause_depth;	/* vm_pause() callers not yet resumed */
+	bool mover_paused;		/* vmm_migrate() paused, vmm_release() resumes
+					 * (both with the zone lock held) */
 	unsigned int in_guest;		/* vCPUs inside KVM_RUN */
 	bool user_paused;		/* the control socket's stop */
 	bool stopping;
