@@ -233,6 +233,8 @@ static void print_stats(struct vm *vm)
 	printf("stats: pool_resident_bytes %ld\n", (long)pool_resident_bytes(&vm->pool));
 	printf("stats: guest_mappings %lu (limit %ld)\n", (unsigned long)guest_mem_mappings(&vm->gm),
 	       vm->gm.map_limit);
+	printf("stats: pgmigrate_success %lu pgmigrate_fail %lu\n", (unsigned long)z->events[PGMIGRATE_SUCCESS],
+	       (unsigned long)z->events[PGMIGRATE_FAIL]);
 	zone_unlock(z);
 	{
 		char msg[256];
@@ -242,11 +244,6 @@ static void print_stats(struct vm *vm)
 	}
 	print_lock_holders(vm);
 	pthread_mutex_lock(&vm->reserve.lock);
-	zone_lock(&vm->pool.zone);
-	printf("stats: pgmigrate_success %lu pgmigrate_fail %lu\n",
-	       (unsigned long)vm->pool.zone.events[PGMIGRATE_SUCCESS],
-	       (unsigned long)vm->pool.zone.events[PGMIGRATE_FAIL]);
-	zone_unlock(&vm->pool.zone);
 	printf("stats: huge_reserve built %lu taken %lu missed %lu build_failed %lu punched %lu\n",
 	       (unsigned long)vm->reserve.built, (unsigned long)vm->reserve.taken,
 	       (unsigned long)vm->reserve.missed, (unsigned long)vm->reserve.build_failed,
