@@ -1,5 +1,6 @@
 /* Pool storage: one file of frames and its linear mapping. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -332,7 +333,7 @@ void pool_sync_state(struct pool *p)
 	/* the state and, by the journal commit it makes, every punch before */
 	if (msync(p->pmem_state, p->pmem.header_offset - p->pmem.chunks_offset, MS_SYNC))
 		perror("vmdefrag: msync of the pool's state");
-	p->syncs++;
+	atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
 }
 
 void pool_write_frames(struct pool *p, uint32_t pfn, uint32_t count)

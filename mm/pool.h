@@ -35,7 +35,7 @@ struct pool {
 	uint64_t size;
 	bool shmem;		/* memfd or a file on tmpfs: can be 2 MiB pages */
 	bool sync;		/* persistent with sync: see pool_sync_state() */
-	uint64_t syncs;		/* msyncs made (sync) */
+	_Atomic uint64_t syncs;	/* msyncs made (sync), by any thread */
 	struct zone zone;
 	/* POOL_FILE: the file's directory and its name there, so that
 	 * pool_destroy() removes this file and no other; -1 / NULL otherwise */

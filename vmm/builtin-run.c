@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +251,7 @@ static void print_stats(struct vm *vm)
 	       (unsigned long)vm->reserve.punched);
 	pthread_mutex_unlock(&vm->reserve.lock);
 	if (vm->pool.sync)
-		printf("stats: pool_syncs %lu\n", (unsigned long)vm->pool.syncs);
+		printf("stats: pool_syncs %lu\n", (unsigned long)atomic_load(&vm->pool.syncs));
 	fflush(stdout);
 }
 
