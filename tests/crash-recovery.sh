@@ -47,7 +47,10 @@ echo "the pool in $POOL_DIR ($(stat -f -c %T "$POOL_DIR"))"
 dir=$(mktemp -d /tmp/crash-recovery.XXXXXX)
 pool=$POOL_DIR/crash-recovery-pool.$$ sock=$dir/sock
 compactor= pid=
+# a VMM killed outright cannot put back the vm.max_map_count it raised
+old_map_count=$(cat /proc/sys/vm/max_map_count)
 cleanup() {
+	echo "$old_map_count" >/proc/sys/vm/max_map_count 2>/dev/null
 	[ -n "$compactor" ] && kill "$compactor" 2>/dev/null
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	[ "${KEEP_LOG:-0}" = 1 ] || rm -rf "$dir" "$pool"
