@@ -20,6 +20,7 @@ void huge_reserve_init(struct huge_reserve *r, struct pool *pool, unsigned int t
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
 	pthread_cond_init(&r->idle, NULL);
+	pthread_cond_init(&r->build_done, NULL);
 }
 
 /* Counts frames in or out of what the reserve holds, where the frames
@@ -81,8 +82,12 @@ static bool fill_one(struct huge_reserve *r)
 	    zone_suitable_free_block(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE) &&
 	    zone_alloc(z, PAGEBLOCK_ORDER, MIGRATE_MOVABLE, &pfn))
 		pfn = PFN_NONE;
-	if (pfn != PFN_NONE)
-		count_held(r, PAGEBLOCK_FRAMES);
+	if (pfn != PFN_NONE) {
+		pthread_mutex_lock(&r->lock);
+		r->held += PAGEBLOCK_FRAMES;	/* as count_held() */
+		r->building++;			/* before the zone lock goes */
+		pthread_mutex_unlock(&r->lock);
+	}
 	zone_unlock(z);
 	if (pfn == PFN_NONE)
 		return false;
@@ -99,12 +104,16 @@ static bool fill_one(struct huge_reserve *r)
 		/* out of host huge pages is worth a retry later; a refusal is not */
 		if (err != -ENOMEM && err != -EAGAIN && err != -EBUSY)
 			r->broken = true;
+		r->building--;
+		pthread_cond_broadcast(&r->build_done);
 		pthread_mutex_unlock(&r->lock);
 		return false;
 	}
 	pthread_mutex_lock(&r->lock);
 	r->ready[r->nr_ready++] = pfn;
 	r->built++;
+	r->building--;
+	pthread_cond_broadcast(&r->build_done);
 	pthread_mutex_unlock(&r->lock);
 	return true;
 }
@@ -208,15 +217,18 @@ void huge_reserve_stop(struct huge_reserve *r)
 	huge_reserve_drain(r);
 	pthread_cond_destroy(&r->wake);
 	pthread_cond_destroy(&r->idle);
+	pthread_cond_destroy(&r->build_done);
 	pthread_mutex_destroy(&r->lock);
 	r->pool = NULL;
 }
 
-uint32_t huge_reserve_take(struct huge_reserve *r)
+static uint32_t take(struct huge_reserve *r, bool wait)
 {
 	uint32_t pfn = PFN_NONE;
 
 	pthread_mutex_lock(&r->lock);
+	while (wait && !r->nr_ready && r->building)
+		pthread_cond_wait(&r->build_done, &r->lock);
 	if (r->nr_ready) {
 		pfn = r->ready[--r->nr_ready];
 		r->taken++;
@@ -226,6 +238,16 @@ uint32_t huge_reserve_take(struct huge_reserve *r)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return pfn;
+}
+
+uint32_t huge_reserve_take(struct huge_reserve *r)
+{
+	return take(r, false);
+}
+
+uint32_t huge_reserve_take_wait(struct huge_reserve *r)
+{
+	return take(r, true);
 }
 
 void huge_reserve_refill(struct huge_reserve *r)
@@ -289,12 +311,17 @@ uint64_t huge_reserve_held(struct huge_reserve *r)
 	return held;
 }
 
-void huge_reserve_flush(struct huge_reserve *r)
+bool huge_reserve_flush(struct huge_reserve *r)
 {
+	bool waited = false;
+
 	pthread_mutex_lock(&r->lock);
-	while (r->running && (r->nr_punch || r->nr_unmap || r->busy))
+	while (r->running && (r->nr_punch || r->nr_unmap || r->busy)) {
+		waited = true;
 		pthread_cond_wait(&r->idle, &r->lock);
+	}
 	pthread_mutex_unlock(&r->lock);
+	return waited;
 }
 
 unsigned int huge_reserve_drain(struct huge_reserve *r)

@@ -33,11 +33,13 @@ struct huge_reserve {
 	pthread_mutex_t lock;		/* the fields below; a leaf: no zone lock under it */
 	pthread_cond_t wake;
 	pthread_cond_t idle;		/* signalled when the punch queue empties */
+	pthread_cond_t build_done;	/* signalled when a build ends */
 	pthread_t thread;
 	bool running, stop;
 	bool wanted;			/* a huge request came: keep it filled */
 	bool broken;			/* the host refuses huge pages: stay off */
 	unsigned int busy;		/* punch batches being worked on */
+	unsigned int building;		/* blocks taken and being built */
 	uint32_t ready[HUGE_RESERVE_MAX];	/* first frames of ready blocks */
 	unsigned int nr_ready;
 	uint32_t *punch;		/* order-0 unowned frames to punch, then free */
@@ -63,6 +65,11 @@ void huge_reserve_stop(struct huge_reserve *r);
 /* A ready block, as an order-9 allocation to split and use, or PFN_NONE
  * (counted as missed). Without the zone lock. */
 uint32_t huge_reserve_take(struct huge_reserve *r);
+/* The same, but when none is ready while the thread builds one, waits
+ * for that one (milliseconds): it took a block from the free lists that
+ * the caller could have had - maybe the one the caller's direct
+ * compaction just freed. PFN_NONE only if no block is ready or coming. */
+uint32_t huge_reserve_take_wait(struct huge_reserve *r);
 
 /* Asks the thread to fill the reserve up, now and whenever it runs low
  * from now on (until a drain). Call it after a huge request is done. */
@@ -81,8 +88,8 @@ bool huge_reserve_defer_free(struct huge_reserve *r, const uint32_t *pfns, unsig
 uint64_t huge_reserve_held(struct huge_reserve *r);
 
 /* Waits until everything handed over so far is unmapped, punched and
- * free. */
-void huge_reserve_flush(struct huge_reserve *r);
+ * free; true if there was any to wait for. */
+bool huge_reserve_flush(struct huge_reserve *r);
 
 /* Gives every ready block back to the pool (memory is short); returns how
  * many. Without the zone lock. */

@@ -24,8 +24,10 @@ struct page_alloc {
  * For a pageblock, a ready block of the huge reserve comes first: it is
  * a host huge page already. Then the free lists, then direct compaction,
  * which takes the block it frees before anyone else can (capture); then
- * the reserve again, whose builder may have taken blocks the run freed in
- * its lock breaks. *stall_ns is how long direct compaction ran (0: no
+ * the reserve again, whose builder may have taken a block the run freed
+ * in its lock breaks: that one is waited for while it is being built. If
+ * all that fails while frames wait in the reserve's queue to be punched
+ * and freed, it waits for them and tries once more. *stall_ns is how long direct compaction ran (0: no
  * stall), and a stall wakes kcompactd for order, as after a failed
  * high-order allocation in the kernel.
  * 0 with *pfn; -ENOMEM when the pool has fewer free frames than the block;
