@@ -157,6 +157,9 @@ static int validate(struct graph *g, uint32_t root)
 {
 	if (g->parent[root] != root)
 		return vmd_printf("bfs: root %u is not its own parent\n", root), 1;
+	for (uint32_t v = 0; v < g->nv; v++)
+		if (g->parent[v] != NONE && g->parent[v] >= g->nv)
+			return vmd_printf("bfs: vertex %u's parent %u is no vertex\n", v, g->parent[v]), 1;
 	/* depths from the tree alone: walk up to a vertex whose depth is
 	 * known, then down again; a walk longer than nv is a cycle */
 	for (uint32_t v = 0; v < g->nv; v++)

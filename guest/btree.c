@@ -7,10 +7,12 @@
  * key inserted before. The figure of merit is operations per second
  * (score_x1000 = million ops/s x 1000). Verified: every lookup finds its
  * key with its value; at the end the leaves, in order, hold every key
- * inserted, ascending, each once, with its value, and every leaf is at the
- * same depth. Exits 1 if not (corrupt=1 changes a value first, to show
- * it does). Reports btree_keys, btree_nodes, btree_depth. Arguments: mb,
- * keys, ops, inserts, prep, seed. */
+ * inserted, ascending, each once, with its value, all at one depth, and
+ * a walk of the tree reaches those leaves in that order, each key inside
+ * its separators. Exits 1 if not (corrupt=1 changes a value first,
+ * corrupt=2 drops a child of the root, to show it does). Reports
+ * btree_keys, btree_nodes, btree_depth. Arguments: mb, keys, ops,
+ * inserts, prep, seed. */
 #include "vmd.h"
 #include "workload.h"
 
@@ -219,30 +221,49 @@ static void bulk_load(struct tree *t, uint64_t nkeys)
 	t->root = first;
 }
 
-/* Is every leaf under node id at depth t->depth (id at depth d)? */
-static int leaves_level(const struct tree *t, uint32_t id, uint32_t d)
+/* The subtree at id (at depth d, its keys to lie in [lo, hi)): every
+ * leaf at depth t->depth, every key inside its bounds, and its leaves the
+ * next ones of the leaf chain (*leaf: the chain's next leaf, advanced
+ * past each). A child pointer lost or a separator out of place leaves
+ * keys that the chain holds but no lookup finds: caught here. */
+static int walk(const struct tree *t, uint32_t id, uint32_t d, uint64_t lo, uint64_t hi, uint32_t *leaf)
 {
-	const struct node *nd = &t->nodes[id];
+	const struct node *nd;
 
-	if (nd->leaf)
-		return d == t->depth;
+	if (id >= t->nr || d > t->depth)
+		return 0;
+	nd = &t->nodes[id];
+	if (nd->n > FANOUT - (nd->leaf ? 0 : 1))
+		return 0;
+	for (uint32_t i = 0; i < nd->n; i++)
+		if (nd->key[i] < lo || nd->key[i] >= hi)
+			return 0;
+	if (nd->leaf) {
+		if (d != t->depth || id != *leaf)
+			return 0;
+		*leaf = nd->next;
+		return 1;
+	}
 	for (uint32_t i = 0; i <= nd->n; i++)
-		if (!leaves_level(t, nd->child[i], d + 1))
+		if (!walk(t, nd->child[i], d + 1, i ? nd->key[i - 1] : lo, i < nd->n ? nd->key[i] : hi, leaf))
 			return 0;
 	return 1;
 }
 
-/* The leaves in order: every key once, ascending, with its value, all
- * at one depth. Returns the keys found, or UINT64_MAX if wrong. */
+/* The tree and its leaves: the tree leads to every leaf of the chain, in
+ * order, all at one depth; the chain holds every key once, ascending,
+ * with its value. Returns the keys found, or UINT64_MAX if wrong. */
 static uint64_t check_tree(const struct tree *t)
 {
 	const struct node *nd = &t->nodes[t->root];
 	uint64_t keys = 0, last = 0;
+	uint32_t leaf;
 
-	if (!leaves_level(t, t->root, 1))
-		return UINT64_MAX;
 	while (!nd->leaf)
 		nd = &t->nodes[nd->child[0]];
+	leaf = (uint32_t)(nd - t->nodes);
+	if (!walk(t, t->root, 1, 0, UINT64_MAX, &leaf) || leaf != NONE)
+		return UINT64_MAX;
 	for (;;) {
 		for (uint32_t i = 0; i < nd->n; i++) {
 			if ((keys && nd->key[i] <= last) || nd->value[i] != value_of(nd->key[i]))
@@ -290,13 +311,15 @@ int main(void)
 			found++;
 	}
 	us = workload_us(vmd_rdtsc() - t0);
-	if (vmd_arg_u64("corrupt", 0)) {	/* a test of the check: a value lost */
+	if (vmd_arg_u64("corrupt", 0) == 1) {	/* a test of the check: a value lost */
 		struct node *nd = &t.nodes[t.root];
 
 		while (!nd->leaf)
 			nd = &t.nodes[nd->child[nd->n]];
 		nd->value[nd->n - 1] ^= 1;
 	}
+	if (vmd_arg_u64("corrupt", 0) == 2)	/* the root's last child lost: */
+		t.nodes[t.root].n--;		/* its leaves stay on the chain */
 	keys = check_tree(&t);
 	vmd_report("btree_keys", keys);
 	vmd_report("btree_nodes", t.nr);

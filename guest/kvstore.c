@@ -158,6 +158,8 @@ static void write_item(struct item *it)
 	while ((seq & 1) || !__atomic_compare_exchange_n(&it->seq, &seq, seq + 1, 0, __ATOMIC_ACQUIRE,
 							 __ATOMIC_RELAXED))
 		seq = __atomic_load_n(&it->seq, __ATOMIC_RELAXED);
+	/* the odd sequence before any word (C11 needs the fence; x86 not) */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < VALUE_WORDS; i++)
 		__atomic_store_n(&it->value[i], word_of(it->key, seq / 2 + 1, i), __ATOMIC_RELAXED);
 	__atomic_store_n(&it->seq, seq + 2, __ATOMIC_RELEASE);
@@ -167,11 +169,13 @@ static void run_ops(unsigned int cpu, void *arg)
 {
 	struct store *st = arg;
 	uint64_t rng = (cpu + 1) * 0xD1B54A32D192ED03ULL, t0 = vmd_rdtsc();
-	uint32_t s = (uint32_t)(cpu * (SAMPLES / VMD_GUEST_MAX_VCPUS));
+	/* each vCPU its own order of the samples (an odd stride visits them
+	 * all): not the keys another vCPU has just brought into the cache */
+	uint32_t s = (uint32_t)(cpu * (SAMPLES / VMD_GUEST_MAX_VCPUS)), stride = 2 * cpu + 1;
 	/* counted here, stored once: st's per-vCPU slots share a cache line */
 	uint64_t hits = 0, sets = 0, bad = 0;
 
-	for (uint64_t op = 0; op < st->per_cpu; op++, s = (s + 1) & (SAMPLES - 1)) {
+	for (uint64_t op = 0; op < st->per_cpu; op++, s = (s + stride) & (SAMPLES - 1)) {
 		struct item *it = find(st, key_of(st->ranks[s]));
 
 		if (!it) {

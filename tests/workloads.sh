@@ -44,6 +44,10 @@ for w in "tlbbench mb=64 accesses=1M" "gups mb=64 updates=1M" "stream mb=96 pass
 	grep -q "^$guest: " "$out" || fail "$guest corrupt=1 did not say what was wrong"
 	echo "ok: $guest $* corrupt=1: $(grep "^$guest: " "$out" | head -1)"
 done
+# a child pointer lost: its leaves are still on the leaf chain, in order
+run 1 1 btree "mb=64 keys=100000 ops=200000 corrupt=2"
+grep -q "^btree: verification failed" "$out" || fail "btree corrupt=2 did not say what was wrong"
+echo "ok: btree corrupt=2 (a lost child): $(grep "^btree: " "$out" | head -1)"
 for w in "gups mb=64 updates=2M" "kvstore mb=64 ops=2M"; do
 	set -- $w
 	run 0 2 "$1" "$2 $3"

@@ -3,12 +3,24 @@
 #include "vmd.h"
 #include "workload.h"
 
+/* Is the argument value v (ended by a space or the end) the word w? */
+static int value_is(const char *v, const char *w)
+{
+	size_t n = strlen(w);
+
+	return !strncmp(v, w, n) && (v[n] == '\0' || v[n] == ' ');
+}
+
 static uint64_t prepare(const char *prep, uint64_t *bytes)
 {
 	struct fragment_state st;
 	uint64_t huge = 0, stalls = 0, hmax = 0, stall_ns = 0, start, t0;
 
-	if (!prep || !strncmp(prep, "none", 4)) {
+	if (prep && !value_is(prep, "none") && !value_is(prep, "frag") && !value_is(prep, "frag-huge")) {
+		vmd_printf("workload: prep= must be none, frag or frag-huge\n");
+		vmd_exit(2);
+	}
+	if (!prep || value_is(prep, "none")) {
 		start = (vmd_heap_end() + VMD_HUGE_SIZE - 1) & ~(VMD_HUGE_SIZE - 1);
 		if (start + *bytes > vmd_info.mem_bytes)
 			*bytes = (vmd_info.mem_bytes - start) & ~(VMD_HUGE_SIZE - 1);
@@ -21,7 +33,7 @@ static uint64_t prepare(const char *prep, uint64_t *bytes)
 	VMD_ASSERT(vmd_populate(start, *bytes) == VMD_OK);
 	if (st.end > start + *bytes)
 		VMD_ASSERT(vmd_discard(start + *bytes, st.end - start - *bytes) == VMD_OK);
-	if (strncmp(prep, "frag-huge", 9))
+	if (!value_is(prep, "frag-huge"))
 		return start;
 	t0 = vmd_rdtsc();
 	for (uint64_t a = start; a < start + *bytes; a += VMD_HUGE_SIZE) {
