@@ -109,39 +109,6 @@ void vcpu_crash(struct vcpu *vcpu, const char *fmt, ...)
 	vm_stop(vcpu->vm, VMD_EXIT_CRASH, VM_STOP_GUEST_PANIC);
 }
 
-/* Waits out any pause, then marks the vCPU as in the guest; false when
- * the run is ending. */
-static bool enter_guest(struct vcpu *vcpu)
-{
-	struct vm *vm = vcpu->vm;
-	bool go;
-
-	pthread_mutex_lock(&vm->lock);
-	while (vm->pause_depth && !vm->stopping)
-		pthread_cond_wait(&vm->resume_cond, &vm->lock);
-	go = !vm->stopping;
-	if (go) {
-		vcpu->in_guest = true;
-		vm->in_guest++;
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return go;
-}
-
-static void leave_guest(struct vcpu *vcpu)
-{
-	struct vm *vm = vcpu->vm;
-	bool last;
-
-	pthread_mutex_lock(&vm->lock);
-	vcpu->in_guest = false;
-	last = !--vm->in_guest;
-	pthread_mutex_unlock(&vm->lock);
-	/* after the unlock, as in vm_resume() */
-	if (last)
-		pthread_cond_broadcast(&vm->paused_cond);
-}
-
 static void handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -168,11 +135,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while (!vcpu->done && enter_guest(vcpu)) {
+	while (!vcpu->done && vcpu_enter_guest(vcpu)) {
 		struct kvm_run *run = vcpu->run;
 		int ret = ioctl(vcpu->fd, KVM_RUN, 0), err = errno;
 
-		leave_guest(vcpu);
+		vcpu_leave_guest(vcpu, ret >= 0);
 		errno = err;
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "mm/clock.h"
 #include "vmm/vm.h"
 
 const char *vm_stop_reason_name(enum vm_stop_reason why)
@@ -40,6 +42,7 @@ void vm_stop(struct vm *vm, int code, enum vm_stop_reason why)
 		if (vm->vcpus[i].started)
 			vcpu_kick(&vm->vcpus[i]);
 	pthread_cond_broadcast(&vm->resume_cond);
+	pthread_cond_broadcast(&vm->entered_cond);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -48,10 +51,104 @@ void vm_pause(struct vm *vm)
 	pthread_mutex_lock(&vm->lock);
 	vm->pause_depth++;
 	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_cpus; i++)
-		if (vm->vcpus[i].started && vm->vcpus[i].in_guest)
+		if (vm->vcpus[i].started && vm->vcpus[i].in_guest) {
+			vm->vcpus[i].owed_turn = true;
 			vcpu_kick(&vm->vcpus[i]);
+		}
 	while (vm->in_guest)
 		pthread_cond_wait(&vm->paused_cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+bool vcpu_enter_guest(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	bool go, owed;
+
+	pthread_mutex_lock(&vm->lock);
+	vcpu->in_vmm = false;
+	while (vm->pause_depth && !vm->stopping)
+		pthread_cond_wait(&vm->resume_cond, &vm->lock);
+	go = !vm->stopping;
+	if (go) {
+		vcpu->in_guest = true;
+		vcpu->entered_ns = mono_ns();
+		vm->in_guest++;
+	}
+	owed = vcpu->owed_turn;
+	pthread_mutex_unlock(&vm->lock);
+	if (owed)
+		pthread_cond_broadcast(&vm->entered_cond);
+	return go;
+}
+
+void vcpu_leave_guest(struct vcpu *vcpu, bool exit)
+{
+	struct vm *vm = vcpu->vm;
+	bool last;
+
+	pthread_mutex_lock(&vm->lock);
+	vcpu->in_guest = false;
+	vcpu->in_vmm = exit;
+	last = !--vm->in_guest;
+	pthread_mutex_unlock(&vm->lock);
+	/* after the unlock, as in vm_resume() */
+	if (last)
+		pthread_cond_broadcast(&vm->paused_cond);
+}
+
+/* With vm->lock held: until when the guest's turn must last (0 when every
+ * owed turn is given); *entering when an owed vCPU is on its way back in. */
+static uint64_t turn_pending(struct vm *vm, uint64_t min_run_ns, bool *entering)
+{
+	uint64_t now = mono_ns(), until = 0;
+
+	*entering = false;
+	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_cpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started || !v->owed_turn)
+			continue;
+		if (v->in_guest) {
+			if (now - v->entered_ns >= min_run_ns)
+				v->owed_turn = false;
+			else if (v->entered_ns + min_run_ns > until)
+				until = v->entered_ns + min_run_ns;
+		} else if (v->in_vmm) {
+			/* it ran, and exited to us; it may now wait on a
+			 * lock the caller holds */
+			v->owed_turn = false;
+		} else {
+			*entering = true;
+		}
+	}
+	return until;
+}
+
+/* Why: a guest that only gets the moment between one resume and the next
+ * pause can spend every such moment coming back in (a wake-up, KVM_RUN,
+ * a fault on a frame just moved) and never get further: batches back to
+ * back held one guest write out for up to 216 ms (defrag-bench). */
+void vm_yield_to_guest(struct vm *vm, uint64_t min_run_ns)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->pause_depth && !vm->stopping) {
+		bool entering;
+		uint64_t until = turn_pending(vm, min_run_ns, &entering), now;
+
+		if (entering) {
+			pthread_cond_wait(&vm->entered_cond, &vm->lock);
+			continue;
+		}
+		if (!until)
+			break;
+		pthread_mutex_unlock(&vm->lock);
+		now = mono_ns();
+		if (until > now)
+			nanosleep(&(struct timespec){ .tv_sec = (time_t)((until - now) / 1000000000),
+						      .tv_nsec = (long)((until - now) % 1000000000) }, NULL);
+		pthread_mutex_lock(&vm->lock);
+	}
 	pthread_mutex_unlock(&vm->lock);
 }
 

@@ -32,6 +32,11 @@ struct vcpu {
 	bool started;
 	bool done;			/* the guest said VMD_OP_VCPU_DONE */
 	bool in_guest;			/* inside KVM_RUN (vm->lock) */
+	bool owed_turn;			/* a pause kicked it out of the guest:
+					 * vm_yield_to_guest() lets it back */
+	bool in_vmm;			/* handling an exit: may wait on the
+					 * zone lock (vm->lock) */
+	uint64_t entered_ns;		/* when it last entered KVM_RUN (vm->lock) */
 };
 
 struct vm_config {
@@ -87,9 +92,12 @@ struct vm {
 	pthread_mutex_t lock;
 	pthread_cond_t paused_cond;	/* signalled when in_guest drops to 0 */
 	pthread_cond_t resume_cond;	/* signalled when pause_depth drops to 0 */
+	pthread_cond_t entered_cond;	/* signalled when an owed vCPU enters */
 	unsigned int pause_depth;	/* vm_pause() callers not yet resumed */
 	bool mover_paused;		/* vmm_migrate() paused, vmm_release() resumes
 					 * (both with the zone lock held) */
+	uint64_t mover_paused_ns;	/* when that pause began (zone lock) */
+	uint64_t mover_held_ns;		/* how long the last one lasted (zone lock) */
 	unsigned int in_guest;		/* vCPUs inside KVM_RUN */
 	bool user_paused;		/* the control socket's stop */
 	bool stopping;
@@ -125,6 +133,18 @@ int vm_check(struct vm *vm, char *msg, size_t len);
  * (FRAME_MOVING) or made huge. Nests. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+/* Gives the guest its turn before a pause that follows another: waits
+ * until every vCPU the last pause held out is back in KVM_RUN and has
+ * been there min_run_ns. Not waited for: a vCPU busy in the VMM, or held
+ * by a pause still in force. */
+void vm_yield_to_guest(struct vm *vm, uint64_t min_run_ns);
+
+/* A vCPU thread around KVM_RUN: enter waits out any pause, then marks the
+ * vCPU as in the guest (false when the run is ending); leave marks it
+ * out, exit true when KVM_RUN returned an exit to handle, not a kick. */
+bool vcpu_enter_guest(struct vcpu *vcpu);
+void vcpu_leave_guest(struct vcpu *vcpu, bool exit);
 
 /* Takes a started vCPU out of KVM_RUN (it re-checks the run state). */
 void vcpu_kick(struct vcpu *vcpu);

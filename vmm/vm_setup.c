@@ -120,6 +120,7 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->huge_lock, NULL);
 	pthread_cond_init(&vm->paused_cond, NULL);
 	pthread_cond_init(&vm->resume_cond, NULL);
+	pthread_cond_init(&vm->entered_cond, NULL);
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return kvm_error("eventfd");

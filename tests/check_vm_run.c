@@ -1,0 +1,226 @@
+/* The run state (vmm/vm.c) without KVM: a thread stands in for a vCPU,
+ * entering and leaving "the guest" as vcpu_thread() does around KVM_RUN,
+ * and the test pauses it as the mover does. What matters: between two
+ * pauses the guest gets its turn back (vm_yield_to_guest), for as long as
+ * asked, and a vCPU busy in the VMM is never waited for. */
+#include <check.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "mm/clock.h"
+#include "tests/check_run.h"
+#include "vmm/vm.h"
+
+struct fake_vcpu {
+	struct vm vm;
+	struct vcpu vcpu;
+	struct kvm_run run;
+	pthread_mutex_t request_lock;	/* what a request waits on: the zone lock */
+	atomic_bool exit_with_request;	/* next exit handles a request */
+	unsigned int entries;		/* times it entered the guest */
+	uint64_t shortest_stay_ns;	/* in the guest, entry to kick */
+};
+
+static void ignore_kick(int sig)
+{
+	(void)sig;
+}
+
+/* vcpu_thread()'s loop with KVM_RUN as "run until kicked" */
+static void *fake_vcpu_thread(void *arg)
+{
+	struct fake_vcpu *f = arg;
+	struct vcpu *v = &f->vcpu;
+
+	while (vcpu_enter_guest(v)) {
+		uint64_t entered;
+
+		pthread_mutex_lock(&f->vm.lock);
+		entered = v->entered_ns;
+		f->entries++;
+		pthread_mutex_unlock(&f->vm.lock);
+		while (!__atomic_load_n(&f->run.immediate_exit, __ATOMIC_SEQ_CST) &&
+		       !atomic_load(&f->exit_with_request))
+			sched_yield();
+		if (atomic_exchange(&f->exit_with_request, false)) {
+			/* an exit to handle: it takes the lock the mover holds */
+			vcpu_leave_guest(v, true);
+			pthread_mutex_lock(&f->request_lock);
+			pthread_mutex_unlock(&f->request_lock);
+			continue;
+		}
+		pthread_mutex_lock(&f->vm.lock);
+		if (mono_ns() - entered < f->shortest_stay_ns)
+			f->shortest_stay_ns = mono_ns() - entered;
+		pthread_mutex_unlock(&f->vm.lock);
+		__atomic_store_n(&f->run.immediate_exit, 0, __ATOMIC_SEQ_CST);
+		vcpu_leave_guest(v, false);
+	}
+	return NULL;
+}
+
+static bool in_guest(struct fake_vcpu *f)
+{
+	bool in;
+
+	pthread_mutex_lock(&f->vm.lock);
+	in = f->vcpu.in_guest;
+	pthread_mutex_unlock(&f->vm.lock);
+	return in;
+}
+
+static struct fake_vcpu *start_fake(void)
+{
+	struct fake_vcpu *f = calloc(1, sizeof(*f));
+	struct sigaction sa = { .sa_handler = ignore_kick };
+
+	ck_assert_ptr_nonnull(f);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+	pthread_mutex_init(&f->vm.lock, NULL);
+	pthread_cond_init(&f->vm.paused_cond, NULL);
+	pthread_cond_init(&f->vm.resume_cond, NULL);
+	pthread_cond_init(&f->vm.entered_cond, NULL);
+	pthread_mutex_init(&f->request_lock, NULL);
+	f->vm.cfg.nr_cpus = 1;
+	f->vm.vcpus = &f->vcpu;
+	f->vm.stop_efd = eventfd(0, EFD_CLOEXEC);
+	ck_assert_int_ge(f->vm.stop_efd, 0);
+	f->vcpu.vm = &f->vm;
+	f->vcpu.run = &f->run;
+	f->shortest_stay_ns = UINT64_MAX;
+	pthread_mutex_lock(&f->vm.lock);
+	ck_assert_int_eq(pthread_create(&f->vcpu.thread, NULL, fake_vcpu_thread, f), 0);
+	f->vcpu.started = true;
+	pthread_mutex_unlock(&f->vm.lock);
+	while (!in_guest(f))
+		sched_yield();
+	return f;
+}
+
+static void stop_fake(struct fake_vcpu *f)
+{
+	vm_stop(&f->vm, 0, VM_STOP_GUEST_SHUTDOWN);
+	pthread_join(f->vcpu.thread, NULL);
+	close(f->vm.stop_efd);
+	free(f);
+}
+
+static unsigned int entries(struct fake_vcpu *f)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&f->vm.lock);
+	n = f->entries;
+	pthread_mutex_unlock(&f->vm.lock);
+	return n;
+}
+
+/* Pauses back to back, as the mover's batches: each one must find the
+ * vCPU back in the guest. Without the turn, the next pause came before
+ * the woken vCPU got in, again and again. */
+START_TEST(test_every_pause_finds_the_guest_back_in)
+{
+	struct fake_vcpu *f = start_fake();
+
+	for (unsigned int i = 0; i < 2000; i++) {
+		vm_yield_to_guest(&f->vm, 0);
+		ck_assert(in_guest(f));
+		vm_pause(&f->vm);
+		/* the kick came after one more entry: the vCPU leaves only
+		 * after counting it */
+		ck_assert_uint_eq(entries(f), i + 1);
+		vm_resume(&f->vm);
+	}
+	stop_fake(f);
+}
+END_TEST
+
+/* The turn lasts as long as asked, counted from the vCPU's entry. */
+START_TEST(test_turn_lasts_min_run)
+{
+	struct fake_vcpu *f = start_fake();
+
+	/* the stay before the first pause was owed nothing */
+	vm_pause(&f->vm);
+	pthread_mutex_lock(&f->vm.lock);
+	f->shortest_stay_ns = UINT64_MAX;
+	pthread_mutex_unlock(&f->vm.lock);
+	vm_resume(&f->vm);
+	for (unsigned int i = 0; i < 20; i++) {
+		vm_yield_to_guest(&f->vm, 2000000);
+		vm_pause(&f->vm);
+		ck_assert_uint_eq(entries(f), i + 2);
+		vm_resume(&f->vm);
+	}
+	pthread_mutex_lock(&f->vm.lock);
+	ck_assert_uint_ge(f->shortest_stay_ns, 2000000);
+	pthread_mutex_unlock(&f->vm.lock);
+	stop_fake(f);
+}
+END_TEST
+
+/* A vCPU that exited to the VMM with a request may wait on a lock the
+ * mover holds: it must not be waited for (a deadlock), and counts as
+ * having had its turn. */
+START_TEST(test_vcpu_in_vmm_not_waited_for)
+{
+	struct fake_vcpu *f = start_fake();
+
+	vm_pause(&f->vm);
+	pthread_mutex_lock(&f->request_lock);
+	vm_resume(&f->vm);
+	while (!in_guest(f))
+		sched_yield();
+	atomic_store(&f->exit_with_request, true);
+	while (in_guest(f))
+		sched_yield();
+	/* it owes nothing to wait for: returns with the lock still held */
+	vm_yield_to_guest(&f->vm, 1000000000);
+	vm_pause(&f->vm);
+	pthread_mutex_unlock(&f->request_lock);
+	vm_resume(&f->vm);
+	while (entries(f) < 3)
+		sched_yield();
+	stop_fake(f);
+}
+END_TEST
+
+/* Held out by another pause (the control socket's stop): no turn to give,
+ * no wait. */
+START_TEST(test_no_wait_while_paused)
+{
+	struct fake_vcpu *f = start_fake();
+
+	vm_pause(&f->vm);
+	vm_pause(&f->vm);
+	vm_resume(&f->vm);
+	vm_yield_to_guest(&f->vm, 1000000000);
+	ck_assert(!in_guest(f));
+	vm_resume(&f->vm);
+	vm_yield_to_guest(&f->vm, 0);
+	ck_assert(in_guest(f));
+	vm_pause(&f->vm);
+	ck_assert_uint_eq(entries(f), 2);
+	vm_resume(&f->vm);
+	stop_fake(f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vm_run");
+	TCase *tc = tcase_create("turns");
+
+	tcase_add_test(tc, test_every_pause_finds_the_guest_back_in);
+	tcase_add_test(tc, test_turn_lasts_min_run);
+	tcase_add_test(tc, test_vcpu_in_vmm_not_waited_for);
+	tcase_add_test(tc, test_no_wait_while_paused);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
