@@ -32,8 +32,9 @@ struct vcpu {
 	bool started;
 	bool done;			/* the guest said VMD_OP_VCPU_DONE */
 	bool in_guest;			/* inside KVM_RUN (vm->lock) */
-	bool owed_turn;			/* a pause kicked it out of the guest:
-					 * vm_yield_to_guest() lets it back */
+	bool owed_turn;			/* a pause kicked it out of the guest
+					 * (vm->lock): vm_yield_to_guest() lets
+					 * it back */
 	bool in_vmm;			/* handling an exit: may wait on the
 					 * zone lock (vm->lock) */
 	uint64_t entered_ns;		/* when it last entered KVM_RUN (vm->lock) */
