@@ -416,6 +416,20 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 	return moved;
 }
 
+void compact_between_batches(struct compactor *c)
+{
+	struct zone *z = c->zone;
+
+	if (c->pace) {
+		const char *site = z->lock_site;
+
+		zone_unlock(z);
+		c->pace(c->migrate_arg);
+		zone_lock_at(z, site);
+	}
+	zone_lock_break(z);
+}
+
 /* ---- watching runs ---- */
 
 static void run_report(struct compactor *c, struct compact_run *run, enum compact_phase phase)
@@ -635,8 +649,7 @@ static enum compact_result compact_zone_capture(struct compactor *c, enum compac
 		}
 		migrate_batch(c, cc.migratepages, cc.nr_migratepages, &dst, stats);
 		cc.nr_migratepages = 0;
-		/* let allocations and frees in between batches */
-		zone_lock_break(z);
+		compact_between_batches(c);
 	}
 	if (cc.nr_freepages) {
 		uint32_t free_pfn = pageblock_start_pfn(z, release_freepages(&cc));

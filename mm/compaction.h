@@ -113,6 +113,10 @@ struct compactor {
 	 * guest frame maps it and before it is free (a free frame reads
 	 * zero). */
 	void (*release)(void *arg, uint32_t *pfns, unsigned int n);
+	/* Optional: called between two batches of a run, the zone lock let
+	 * go (with migrate_arg): the mover's place to give the guest its
+	 * turn, without holding up what needs the lock meanwhile. */
+	void (*pace)(void *arg);
 	unsigned int batch;		/* frames per mover call */
 	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */
 	uint32_t cached_migrate_pfn;
@@ -193,5 +197,10 @@ struct dst_source {
 };
 unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigned int n,
 			   const struct dst_source *dst, struct compact_stats *stats);
+
+/* Between two batches of a run (zone lock held, and held again on
+ * return): lets allocations and frees in, and calls pace() with the lock
+ * let go. */
+void compact_between_batches(struct compactor *c);
 
 #endif

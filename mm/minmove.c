@@ -213,11 +213,14 @@ static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *b
 			n = 0;
 			run->work_done = stats->moved + stats->failed;
 			compact_run_tick(c, run);
-			zone_lock_break(z);
+			compact_between_batches(c);
 		}
 	}
-	if (n)
+	if (n) {
+		/* the next block's first batch follows: the guest's turn */
 		migrate_batch(c, batch, n, dst, stats);
+		compact_between_batches(c);
+	}
 }
 
 enum compact_result compact_minmove(struct compactor *c, uint64_t target,

@@ -142,6 +142,10 @@ START_TEST(test_random_full_compaction)
 	ck_assert_uint_eq(fx.zone.events[COMPACTFREE_SCANNED], st.free_scanned);
 	ck_assert_uint_eq(fx.zone.events[COMPACTISOLATED], st.isolated);
 	ck_assert_uint_eq(fx.mover_frames, st.moved + fx.refused);
+	/* after every batch (one more when the last found no room) */
+	ck_assert_uint_gt(fx.mover_calls, 1);
+	ck_assert_uint_ge(fx.pace_calls, fx.mover_calls);
+	ck_assert_uint_le(fx.pace_calls, fx.mover_calls + 1);
 	free(pinned_pfn);
 	fixture_destroy(&fx);
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ struct fake_vcpu {
 	struct kvm_run run;
 	pthread_mutex_t request_lock;	/* what a request waits on: the zone lock */
 	atomic_bool exit_with_request;	/* next exit handles a request */
+	atomic_bool gate;		/* while set, it stays out after a kick */
 	unsigned int entries;		/* times it entered the guest */
 	uint64_t shortest_stay_ns;	/* in the guest, entry to kick */
 };
@@ -38,8 +40,13 @@ static void *fake_vcpu_thread(void *arg)
 	struct fake_vcpu *f = arg;
 	struct vcpu *v = &f->vcpu;
 
-	while (vcpu_enter_guest(v)) {
+	for (;;) {
 		uint64_t entered;
+
+		while (atomic_load(&f->gate))
+			sched_yield();
+		if (!vcpu_enter_guest(v))
+			break;
 
 		pthread_mutex_lock(&f->vm.lock);
 		entered = v->entered_ns;
@@ -94,10 +101,8 @@ static struct fake_vcpu *start_fake(void)
 	f->vcpu.vm = &f->vm;
 	f->vcpu.run = &f->run;
 	f->shortest_stay_ns = UINT64_MAX;
-	pthread_mutex_lock(&f->vm.lock);
 	ck_assert_int_eq(pthread_create(&f->vcpu.thread, NULL, fake_vcpu_thread, f), 0);
-	f->vcpu.started = true;
-	pthread_mutex_unlock(&f->vm.lock);
+	vcpu_mark_started(&f->vcpu);
 	while (!in_guest(f))
 		sched_yield();
 	return f;
@@ -191,6 +196,109 @@ START_TEST(test_vcpu_in_vmm_not_waited_for)
 }
 END_TEST
 
+struct yielder {
+	struct vm *vm;
+	atomic_int tid;
+	atomic_bool returned;
+};
+
+static void *yield_thread(void *arg)
+{
+	struct yielder *y = arg;
+
+	atomic_store(&y->tid, gettid());
+	vm_yield_to_guest(y->vm, 0);
+	atomic_store(&y->returned, true);
+	return NULL;
+}
+
+/* The thread's state letter in /proc: 'S' when it sleeps. */
+static char thread_state(int tid)
+{
+	char path[64], state = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+			state = '?';
+		fclose(f);
+	}
+	return state;
+}
+
+/* A pause that begins while the turn waits for a vCPU to come back in
+ * ends the wait: that vCPU cannot enter before the pause ends, and whoever
+ * paused may need what the waiting mover holds (a back-huge's memslot
+ * switch, a stop). Without the wake-up in vm_pause, the wait never
+ * ended. */
+START_TEST(test_pause_ends_the_wait)
+{
+	struct fake_vcpu *f = start_fake();
+	struct yielder y = { .vm = &f->vm };
+	pthread_t t;
+
+	atomic_store(&f->gate, true);
+	vm_pause(&f->vm);
+	vm_resume(&f->vm);
+	ck_assert_int_eq(pthread_create(&t, NULL, yield_thread, &y), 0);
+	/* asleep in the wait for the vCPU, the only place it can sleep */
+	while (!atomic_load(&y.tid) || thread_state(atomic_load(&y.tid)) != 'S')
+		sched_yield();
+	ck_assert(!atomic_load(&y.returned));
+	vm_pause(&f->vm);
+	pthread_join(t, NULL);
+	ck_assert(atomic_load(&y.returned));
+	atomic_store(&f->gate, false);
+	vm_resume(&f->vm);
+	vm_yield_to_guest(&f->vm, 0);
+	ck_assert(in_guest(f));
+	stop_fake(f);
+}
+END_TEST
+
+struct pauser {
+	struct vm *vm;
+	atomic_int tid;
+	atomic_bool paused;
+};
+
+static void *pause_thread(void *arg)
+{
+	struct pauser *p = arg;
+
+	atomic_store(&p->tid, gettid());
+	vm_pause(p->vm);
+	atomic_store(&p->paused, true);
+	return NULL;
+}
+
+/* A vCPU whose thread runs before vcpu_start() marks it started: a pause
+ * then neither kicks it nor is told of it, and waited for as long as the
+ * guest ran (a guest that never exits: for ever). Marking it started
+ * kicks it. */
+START_TEST(test_pause_before_started)
+{
+	struct fake_vcpu *f = start_fake();
+	struct pauser p = { .vm = &f->vm };
+	pthread_t t;
+
+	pthread_mutex_lock(&f->vm.lock);
+	f->vcpu.started = false;	/* as between pthread_create and the mark */
+	pthread_mutex_unlock(&f->vm.lock);
+	ck_assert_int_eq(pthread_create(&t, NULL, pause_thread, &p), 0);
+	while (!atomic_load(&p.tid) || thread_state(atomic_load(&p.tid)) != 'S')
+		sched_yield();
+	ck_assert(!atomic_load(&p.paused));
+	vcpu_mark_started(&f->vcpu);
+	pthread_join(t, NULL);
+	ck_assert(!in_guest(f));
+	vm_resume(&f->vm);
+	stop_fake(f);
+}
+END_TEST
+
 /* Held out by another pause (the control socket's stop): no turn to give,
  * no wait. */
 START_TEST(test_no_wait_while_paused)
@@ -221,6 +329,8 @@ int main(void)
 	tcase_add_test(tc, test_turn_lasts_min_run);
 	tcase_add_test(tc, test_vcpu_in_vmm_not_waited_for);
 	tcase_add_test(tc, test_no_wait_while_paused);
+	tcase_add_test(tc, test_pause_ends_the_wait);
+	tcase_add_test(tc, test_pause_before_started);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

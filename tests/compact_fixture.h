@@ -31,6 +31,7 @@ struct fixture {
 	uint32_t nr_mapped;
 	uint32_t fail_every;		/* mover refuses gfns divisible by this (0: none) */
 	uint64_t mover_calls;
+	uint64_t pace_calls;		/* between batches, the zone lock free */
 	uint64_t mover_frames;
 	uint64_t refused;
 };

@@ -8,9 +8,10 @@
  * in ascending order, so guest-consecutive frames land on consecutive pool
  * frames and one mmap covers each run. Between two batches the guest gets
  * its turn back, at least as long as the last batch held it out (see
- * give_guest_its_turn()). */
+ * vmm_pace()). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -57,7 +58,8 @@ void vmm_release(void *arg, uint32_t *pfns, unsigned int n)
 		pool_sync_state(&vm->pool);
 	if (vm->mover_paused) {
 		vm->mover_paused = false;
-		vm->mover_held_ns = mono_ns() - vm->mover_paused_ns;
+		atomic_store_explicit(&vm->mover_held_ns, mono_ns() - vm->mover_paused_ns,
+				      memory_order_relaxed);
 		vm_resume(vm);
 	}
 	if (n)
@@ -113,20 +115,27 @@ static void copy_frames(struct vm *vm, struct migration *batch, unsigned int nr,
 	}
 }
 
-/* Lets the guest run between two batches for as long as the last one held
- * it out (so the mover takes at most half its time, whatever the batch
- * size), and no less than MIN_GUEST_TURN_NS: time to come back in and
- * fault in again the frames just moved. Measured with defrag-bench
- * (batch 32): batches back to back held a guest write out for up to
- * 216 ms, the vCPU re-entering each time only to be kicked out again
- * while KVM rebuilt a mapping; with turns, under 3 ms. */
+/* The guest's turn: as long as the last batch held it out (so the mover
+ * takes at most half its time, whatever the batch size), no less than
+ * MIN_GUEST_TURN_NS (time to come back in and fault in again the frames
+ * just moved), and no more than MAX_GUEST_TURN_NS (a pause that long was
+ * the host's doing, or a ,sync pool's flush, not the batch's). Measured
+ * with defrag-bench (batch 32): batches back to back held a guest write
+ * out for up to 216 ms, the vCPU re-entering each time only to be kicked
+ * out again while KVM rebuilt a mapping; with turns, under 3.3 ms. */
 #define MIN_GUEST_TURN_NS 100000ULL
+#define MAX_GUEST_TURN_NS 10000000ULL
 
-static void give_guest_its_turn(struct vm *vm)
+void vmm_pace(void *arg)
 {
-	uint64_t turn = vm->mover_held_ns;
+	struct vm *vm = arg;
+	uint64_t turn = atomic_load_explicit(&vm->mover_held_ns, memory_order_relaxed);
 
-	vm_yield_to_guest(vm, turn > MIN_GUEST_TURN_NS ? turn : MIN_GUEST_TURN_NS);
+	if (turn < MIN_GUEST_TURN_NS)
+		turn = MIN_GUEST_TURN_NS;
+	if (turn > MAX_GUEST_TURN_NS)
+		turn = MAX_GUEST_TURN_NS;
+	vm_yield_to_guest(vm, turn);
 }
 
 void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
@@ -145,7 +154,6 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)
 	}
 	pair_up(batch, nr, scratch);
 	prepare_destinations(vm, batch, nr);
-	give_guest_its_turn(vm);
 	vm->mover_paused_ns = mono_ns();
 	vm_pause(vm);
 	vm->mover_paused = true;	/* until vmm_release(), after the p2m's switch */

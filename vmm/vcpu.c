@@ -139,7 +139,9 @@ static void *vcpu_thread(void *arg)
 		struct kvm_run *run = vcpu->run;
 		int ret = ioctl(vcpu->fd, KVM_RUN, 0), err = errno;
 
-		vcpu_leave_guest(vcpu, ret >= 0);
+		/* anything but a kick is an exit the VMM handles (a crash
+		 * too: it takes the zone lock to print the registers) */
+		vcpu_leave_guest(vcpu, !(ret < 0 && (err == EINTR || err == EAGAIN)));
 		errno = err;
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -200,11 +202,7 @@ int vcpu_start(struct vcpu *vcpu)
 	err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (err)
 		return -err;
-	pthread_mutex_lock(&vcpu->vm->lock);
-	vcpu->started = true;
-	if (vcpu->vm->stopping)
-		vcpu_kick(vcpu);
-	pthread_mutex_unlock(&vcpu->vm->lock);
+	vcpu_mark_started(vcpu);
 	return 0;
 }
 

@@ -50,6 +50,8 @@ void vm_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->pause_depth++;
+	/* a vm_yield_to_guest() waiting for a vCPU to enter stops waiting */
+	pthread_cond_broadcast(&vm->entered_cond);
 	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_cpus; i++)
 		if (vm->vcpus[i].started && vm->vcpus[i].in_guest) {
 			vm->vcpus[i].owed_turn = true;
@@ -163,6 +165,19 @@ void vm_resume(struct vm *vm)
 	 * the lock, and may take the CPU from the thread that holds it */
 	if (last)
 		pthread_cond_broadcast(&vm->resume_cond);
+}
+
+void vcpu_mark_started(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	vcpu->started = true;
+	/* a stop, or a pause that began while the thread was being made
+	 * (it did not kick a vCPU not yet started, and waits for it) */
+	if (vm->stopping || (vm->pause_depth && vcpu->in_guest))
+		vcpu_kick(vcpu);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 void vcpu_kick(struct vcpu *vcpu)

@@ -98,7 +98,8 @@ struct vm {
 	bool mover_paused;		/* vmm_migrate() paused, vmm_release() resumes
 					 * (both with the zone lock held) */
 	uint64_t mover_paused_ns;	/* when that pause began (zone lock) */
-	uint64_t mover_held_ns;		/* how long the last one lasted (zone lock) */
+	_Atomic uint64_t mover_held_ns;	/* how long the last one lasted: read by
+					 * vmm_pace() without the zone lock */
 	unsigned int in_guest;		/* vCPUs inside KVM_RUN */
 	bool user_paused;		/* the control socket's stop */
 	bool stopping;
@@ -143,9 +144,14 @@ void vm_yield_to_guest(struct vm *vm, uint64_t min_run_ns);
 
 /* A vCPU thread around KVM_RUN: enter waits out any pause, then marks the
  * vCPU as in the guest (false when the run is ending); leave marks it
- * out, exit true when KVM_RUN returned an exit to handle, not a kick. */
+ * out, exit false for a kick and true for anything the VMM then handles
+ * (a request, a crash): such a vCPU is not waited for. */
 bool vcpu_enter_guest(struct vcpu *vcpu);
 void vcpu_leave_guest(struct vcpu *vcpu, bool exit);
+
+/* After its thread is made: from now on pauses and stops kick it; one
+ * already begun kicks it here. */
+void vcpu_mark_started(struct vcpu *vcpu);
 
 /* Takes a started vCPU out of KVM_RUN (it re-checks the run state). */
 void vcpu_kick(struct vcpu *vcpu);
