@@ -357,6 +357,24 @@ static unsigned int recheck_batch(const struct zone *z, struct migration *batch,
 	return kept;
 }
 
+/* The guest's turn before the mover's next pause, the zone lock let go:
+ * looked at again under the lock, since another run may have paused
+ * meanwhile (runs alternating would otherwise leave the guest only the
+ * moment between one's resume and the other's pause). Checked last, just
+ * before the batch is rechecked and moved: nothing lets the lock go in
+ * between. */
+static void give_turn(struct compactor *c)
+{
+	struct zone *z = c->zone;
+	const char *site = z->lock_site;
+
+	while (c->pace_due && c->pace_due(c->migrate_arg)) {
+		zone_unlock(z);
+		c->pace(c->migrate_arg);
+		zone_lock_at(z, site);
+	}
+}
+
 unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigned int n,
 			   const struct dst_source *dst, struct compact_stats *stats)
 {
@@ -374,7 +392,9 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 		}
 		batch[ready].result = -EAGAIN;
 	}
-	/* finding destinations may have let others in */
+	if (ready)
+		give_turn(c);
+	/* finding destinations, or the turn, may have let others in */
 	ready = recheck_batch(z, batch, ready, dst);
 	if (!ready)
 		return 0;
@@ -414,20 +434,6 @@ unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigne
 	z->events[PGMIGRATE_SUCCESS] += moved;
 	stats->moved += moved;
 	return moved;
-}
-
-void compact_between_batches(struct compactor *c)
-{
-	struct zone *z = c->zone;
-
-	if (c->pace) {
-		const char *site = z->lock_site;
-
-		zone_unlock(z);
-		c->pace(c->migrate_arg);
-		zone_lock_at(z, site);
-	}
-	zone_lock_break(z);
 }
 
 /* ---- watching runs ---- */
@@ -649,7 +655,8 @@ static enum compact_result compact_zone_capture(struct compactor *c, enum compac
 		}
 		migrate_batch(c, cc.migratepages, cc.nr_migratepages, &dst, stats);
 		cc.nr_migratepages = 0;
-		compact_between_batches(c);
+		/* let allocations and frees in between batches */
+		zone_lock_break(z);
 	}
 	if (cc.nr_freepages) {
 		uint32_t free_pfn = pageblock_start_pfn(z, release_freepages(&cc));

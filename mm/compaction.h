@@ -113,9 +113,12 @@ struct compactor {
 	 * guest frame maps it and before it is free (a free frame reads
 	 * zero). */
 	void (*release)(void *arg, uint32_t *pfns, unsigned int n);
-	/* Optional: called between two batches of a run, the zone lock let
-	 * go (with migrate_arg): the mover's place to give the guest its
-	 * turn, without holding up what needs the lock meanwhile. */
+	/* Optional, both or neither (with migrate_arg): before each call of
+	 * the mover, while pace_due() (zone lock held; must not block) says
+	 * the guest is owed a turn, pace() is called with the zone lock let
+	 * go: the mover's place to give the guest its time back between two
+	 * of its pauses, without holding up what needs the lock meanwhile. */
+	bool (*pace_due)(void *arg);
 	void (*pace)(void *arg);
 	unsigned int batch;		/* frames per mover call */
 	unsigned int extfrag_threshold;	/* 0..1000: compaction_suitable() */
@@ -197,10 +200,5 @@ struct dst_source {
 };
 unsigned int migrate_batch(struct compactor *c, struct migration *batch, unsigned int n,
 			   const struct dst_source *dst, struct compact_stats *stats);
-
-/* Between two batches of a run (zone lock held, and held again on
- * return): lets allocations and frees in, and calls pace() with the lock
- * let go. */
-void compact_between_batches(struct compactor *c);
 
 #endif

@@ -213,14 +213,11 @@ static void evacuate_block(struct compactor *c, uint32_t pb, struct migration *b
 			n = 0;
 			run->work_done = stats->moved + stats->failed;
 			compact_run_tick(c, run);
-			compact_between_batches(c);
+			zone_lock_break(z);
 		}
 	}
-	if (n) {
-		/* the next block's first batch follows: the guest's turn */
+	if (n)
 		migrate_batch(c, batch, n, dst, stats);
-		compact_between_batches(c);
-	}
 }
 
 enum compact_result compact_minmove(struct compactor *c, uint64_t target,

@@ -228,6 +228,16 @@ static char thread_state(int tid)
 	return state;
 }
 
+/* Asleep three looks in a row: in the one wait it can sleep in (a
+ * single look could catch a sleep elsewhere, e.g. a sanitizer's). */
+static void wait_asleep(atomic_int *tid)
+{
+	for (int asleep = 0; asleep < 3;) {
+		sched_yield();
+		asleep = atomic_load(tid) && thread_state(atomic_load(tid)) == 'S' ? asleep + 1 : 0;
+	}
+}
+
 /* A pause that begins while the turn waits for a vCPU to come back in
  * ends the wait: that vCPU cannot enter before the pause ends, and whoever
  * paused may need what the waiting mover holds (a back-huge's memslot
@@ -243,9 +253,7 @@ START_TEST(test_pause_ends_the_wait)
 	vm_pause(&f->vm);
 	vm_resume(&f->vm);
 	ck_assert_int_eq(pthread_create(&t, NULL, yield_thread, &y), 0);
-	/* asleep in the wait for the vCPU, the only place it can sleep */
-	while (!atomic_load(&y.tid) || thread_state(atomic_load(&y.tid)) != 'S')
-		sched_yield();
+	wait_asleep(&y.tid);	/* in the wait for the vCPU */
 	ck_assert(!atomic_load(&y.returned));
 	vm_pause(&f->vm);
 	pthread_join(t, NULL);
@@ -288,13 +296,54 @@ START_TEST(test_pause_before_started)
 	f->vcpu.started = false;	/* as between pthread_create and the mark */
 	pthread_mutex_unlock(&f->vm.lock);
 	ck_assert_int_eq(pthread_create(&t, NULL, pause_thread, &p), 0);
-	while (!atomic_load(&p.tid) || thread_state(atomic_load(&p.tid)) != 'S')
-		sched_yield();
+	wait_asleep(&p.tid);	/* in vm_pause, for the vCPU to leave */
 	ck_assert(!atomic_load(&p.paused));
 	vcpu_mark_started(&f->vcpu);
 	pthread_join(t, NULL);
 	ck_assert(!in_guest(f));
 	vm_resume(&f->vm);
+	stop_fake(f);
+}
+END_TEST
+
+/* A vCPU that exited to the VMM has had its turn, even if it is back in
+ * the guest since: a guest exiting more often than the turn lasts would
+ * otherwise restart it at every entry and keep the mover waiting. */
+START_TEST(test_exit_gives_the_turn)
+{
+	struct fake_vcpu *f = start_fake();
+
+	vm_pause(&f->vm);
+	vm_resume(&f->vm);
+	while (entries(f) < 2)
+		sched_yield();
+	atomic_store(&f->exit_with_request, true);	/* and straight back in */
+	while (entries(f) < 3)
+		sched_yield();
+	ck_assert(!vm_turn_owed(&f->vm, 1000000000000ULL));
+	vm_yield_to_guest(&f->vm, 1000000000000ULL);	/* 1,000 s: returns at once */
+	stop_fake(f);
+}
+END_TEST
+
+/* What the compactor asks under the zone lock: owed while a kicked vCPU
+ * is on its way back in or has run less than asked; not under a pause. */
+START_TEST(test_turn_owed)
+{
+	struct fake_vcpu *f = start_fake();
+
+	ck_assert(!vm_turn_owed(&f->vm, 0));		/* no pause yet */
+	atomic_store(&f->gate, true);
+	vm_pause(&f->vm);
+	ck_assert(!vm_turn_owed(&f->vm, 0));		/* paused: nothing to give */
+	vm_resume(&f->vm);
+	ck_assert(vm_turn_owed(&f->vm, 0));		/* on its way back in */
+	atomic_store(&f->gate, false);
+	while (!in_guest(f))
+		sched_yield();
+	ck_assert(vm_turn_owed(&f->vm, 1000000000000ULL));	/* in, not long enough */
+	ck_assert(!vm_turn_owed(&f->vm, 0));		/* long enough: given */
+	ck_assert(!vm_turn_owed(&f->vm, 1000000000000ULL));	/* and stays given */
 	stop_fake(f);
 }
 END_TEST
@@ -331,6 +380,10 @@ int main(void)
 	tcase_add_test(tc, test_no_wait_while_paused);
 	tcase_add_test(tc, test_pause_ends_the_wait);
 	tcase_add_test(tc, test_pause_before_started);
+	tcase_add_test(tc, test_exit_gives_the_turn);
+	tcase_add_test(tc, test_turn_owed);
+	/* thousands of hand-offs between threads, under TSan on two cores */
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

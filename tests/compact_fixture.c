@@ -30,6 +30,8 @@ static void copy_mover(void *arg, struct migration *batch, unsigned int nr)
 	struct fixture *fx = arg;
 
 	fx->mover_calls++;
+	/* as the VMM's: a turn is owed before the next batch */
+	fx->turn_owed = true;
 	for (unsigned int i = 0; i < nr; i++) {
 		struct migration *m = &batch[i];
 
@@ -48,6 +50,11 @@ static void copy_mover(void *arg, struct migration *batch, unsigned int nr)
 	}
 }
 
+static bool turn_due(void *arg)
+{
+	return ((struct fixture *)arg)->turn_owed;
+}
+
 /* pace(): must come with the zone lock let go (the VMM waits there for
  * the guest, who may need the lock): taking it here would hang (and time
  * the test out) if this thread still held it */
@@ -57,6 +64,10 @@ static void count_pace(void *arg)
 
 	zone_lock(&fx->zone);
 	fx->pace_calls++;
+	if (fx->paused_during_turn)
+		fx->paused_during_turn--;
+	else
+		fx->turn_owed = false;
 	zone_unlock(&fx->zone);
 }
 
@@ -74,6 +85,7 @@ static void setup(struct fixture *fx, enum zone_allocator a, uint32_t n, unsigne
 	fx->data = calloc(n, FRAME_SIZE);
 	ck_assert_ptr_nonnull(fx->data);
 	compactor_init(&fx->c, &fx->zone, &fx->p2m, copy_mover, fx);
+	fx->c.pace_due = turn_due;
 	fx->c.pace = count_pace;
 	/* every frame allocated; the picture then says what each one is */
 	for (uint32_t i = 0; i < n; i++) {

@@ -31,7 +31,10 @@ struct fixture {
 	uint32_t nr_mapped;
 	uint32_t fail_every;		/* mover refuses gfns divisible by this (0: none) */
 	uint64_t mover_calls;
-	uint64_t pace_calls;		/* between batches, the zone lock free */
+	uint64_t pace_calls;		/* turns given, the zone lock free */
+	bool turn_owed;			/* the mover "paused": a turn is due */
+	unsigned int paused_during_turn;	/* turns in which "another run"
+					 * paused: still owed after them */
 	uint64_t mover_frames;
 	uint64_t refused;
 };

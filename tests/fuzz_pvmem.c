@@ -86,6 +86,7 @@ static void vm_reboot(void)
 
 		compactor_init(&vm->compactor, z, &vm->p2m, booted.migrate, booted.migrate_arg);
 		vm->compactor.release = booted.release;
+		vm->compactor.pace_due = booted.pace_due;
 		vm->compactor.pace = booted.pace;
 	}
 	vm->compactor.batch = 8;

@@ -126,16 +126,27 @@ static void copy_frames(struct vm *vm, struct migration *batch, unsigned int nr,
 #define MIN_GUEST_TURN_NS 100000ULL
 #define MAX_GUEST_TURN_NS 10000000ULL
 
-void vmm_pace(void *arg)
+static uint64_t guest_turn_ns(struct vm *vm)
 {
-	struct vm *vm = arg;
 	uint64_t turn = atomic_load_explicit(&vm->mover_held_ns, memory_order_relaxed);
 
 	if (turn < MIN_GUEST_TURN_NS)
-		turn = MIN_GUEST_TURN_NS;
-	if (turn > MAX_GUEST_TURN_NS)
-		turn = MAX_GUEST_TURN_NS;
-	vm_yield_to_guest(vm, turn);
+		return MIN_GUEST_TURN_NS;
+	return turn > MAX_GUEST_TURN_NS ? MAX_GUEST_TURN_NS : turn;
+}
+
+bool vmm_pace_due(void *arg)
+{
+	struct vm *vm = arg;
+
+	return vm_turn_owed(vm, guest_turn_ns(vm));
+}
+
+void vmm_pace(void *arg)
+{
+	struct vm *vm = arg;
+
+	vm_yield_to_guest(vm, guest_turn_ns(vm));
 }
 
 void vmm_migrate(void *arg, struct migration *batch, unsigned int nr)

@@ -14,8 +14,10 @@ void vmm_migrate(void *arg, struct migration *batch, unsigned int nr);
  * the p2m has switched (n of them, maybe none), before they are freed. */
 void vmm_release(void *arg, uint32_t *pfns, unsigned int n);
 
-/* The compactor's pace(), between two batches with the zone lock let go:
- * gives the guest its turn (vm_yield_to_guest) before the next pause. */
+/* The compactor's pace_due() (zone lock held): is the guest owed its turn
+ * before the next pause? And its pace(), the zone lock let go: gives it
+ * (vm_yield_to_guest). */
+bool vmm_pace_due(void *arg);
 void vmm_pace(void *arg);
 
 #endif

@@ -92,6 +92,10 @@ void vcpu_leave_guest(struct vcpu *vcpu, bool exit)
 	pthread_mutex_lock(&vm->lock);
 	vcpu->in_guest = false;
 	vcpu->in_vmm = exit;
+	/* it ran, and is ours now: a guest that exits often must not
+	 * restart its turn at each entry */
+	if (exit)
+		vcpu->owed_turn = false;
 	last = !--vm->in_guest;
 	pthread_mutex_unlock(&vm->lock);
 	/* after the unlock, as in vm_resume() */
@@ -131,6 +135,17 @@ static uint64_t turn_pending(struct vm *vm, uint64_t min_run_ns, bool *entering)
  * pause can spend every such moment coming back in (a wake-up, KVM_RUN,
  * a fault on a frame just moved) and never get further: batches back to
  * back held one guest write out for up to 216 ms (defrag-bench). */
+bool vm_turn_owed(struct vm *vm, uint64_t min_run_ns)
+{
+	bool entering, owed;
+
+	pthread_mutex_lock(&vm->lock);
+	owed = !vm->pause_depth && !vm->stopping &&
+	       (turn_pending(vm, min_run_ns, &entering) || entering);
+	pthread_mutex_unlock(&vm->lock);
+	return owed;
+}
+
 void vm_yield_to_guest(struct vm *vm, uint64_t min_run_ns)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -175,8 +190,12 @@ void vcpu_mark_started(struct vcpu *vcpu)
 	vcpu->started = true;
 	/* a stop, or a pause that began while the thread was being made
 	 * (it did not kick a vCPU not yet started, and waits for it) */
-	if (vm->stopping || (vm->pause_depth && vcpu->in_guest))
+	if (vm->stopping) {
 		vcpu_kick(vcpu);
+	} else if (vm->pause_depth && vcpu->in_guest) {
+		vcpu->owed_turn = true;
+		vcpu_kick(vcpu);
+	}
 	pthread_mutex_unlock(&vm->lock);
 }
 

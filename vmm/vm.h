@@ -141,6 +141,8 @@ void vm_resume(struct vm *vm);
  * been there min_run_ns. Not waited for: a vCPU busy in the VMM, or held
  * by a pause still in force. */
 void vm_yield_to_guest(struct vm *vm, uint64_t min_run_ns);
+/* Would vm_yield_to_guest() wait? Does not block (vm->lock only). */
+bool vm_turn_owed(struct vm *vm, uint64_t min_run_ns);
 
 /* A vCPU thread around KVM_RUN: enter waits out any pause, then marks the
  * vCPU as in the guest (false when the run is ending); leave marks it

@@ -161,6 +161,7 @@ int vm_create_memory(struct vm *vm, const struct vm_config *cfg)
 	}
 	compactor_init(&vm->compactor, &vm->pool.zone, &vm->p2m, vmm_migrate, vm);
 	vm->compactor.release = vmm_release;
+	vm->compactor.pace_due = vmm_pace_due;
 	vm->compactor.pace = vmm_pace;
 	vm->compactor.batch = cfg->batch ? cfg->batch : COMPACT_CLUSTER_MAX;
 	kcompactd_init(&vm->kcompactd, &vm->compactor);
