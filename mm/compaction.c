@@ -368,7 +368,7 @@ static void give_turn(struct compactor *c)
 	struct zone *z = c->zone;
 	const char *site = z->lock_site;
 
-	while (c->pace_due && c->pace_due(c->migrate_arg)) {
+	while (c->pace_due && c->pace && c->pace_due(c->migrate_arg)) {
 		zone_unlock(z);
 		c->pace(c->migrate_arg);
 		zone_lock_at(z, site);

@@ -190,9 +190,12 @@ uint64_t count_free_pageblocks(const struct zone *z);
 const char *compact_result_name(enum compact_result r);
 
 /* Moves the given frames (a batch of n migrations with src and gfn set)
- * onto destinations chosen by take_dst, calling the mover once, then
+ * onto destinations from dst->take, calling the mover once, then
  * switching the p2m and freeing the sources that moved. Shared by every
- * policy. Caller holds the zone lock. Returns the number moved. */
+ * policy. Caller holds the zone lock; it may be let go and taken back
+ * (the free scanner, the guest's turn): the batch is checked again
+ * after, so frames read before the call may have changed. Returns the
+ * number moved. */
 struct dst_source {
 	uint32_t (*take)(void *arg);		/* a free frame, or PFN_NONE */
 	void (*give_back)(void *arg, uint32_t pfn);

@@ -78,13 +78,6 @@ START_TEST(test_picture_twoscanner)
 }
 END_TEST
 
-/* Pinned and unmovable frames stay, with 2-frame pageblocks:
- *  - block 0: 0 isolated, 1 pinned; the free scanner takes 11 from block 5
- *    (used up: skip) and resumes at block 4;
- *  - block 1: 2 isolated; block 4 is one free pageblock-sized block, which
- *    the free scanner never breaks up, so it takes 6 from block 3;
- *  - block 2 holds only the unmovable frame: nothing isolated (skip);
- *  - the scanners meet at block 3. */
 /* A turn is looked at again once the lock is back: another run that
  * paused during it leaves one owed, and this run's batch waits for that
  * too (two runs alternating otherwise leave the guest no time). */
@@ -107,6 +100,42 @@ START_TEST(test_turn_rechecked)
 }
 END_TEST
 
+/* The batch's source discarded while the guest has its turn (the zone
+ * lock let go): the recheck after it drops that frame, its destination
+ * goes back, and the rest moves as before. */
+START_TEST(test_source_discarded_during_turn)
+{
+	struct fixture fx;
+	struct compact_stats st;
+	uint32_t free_before;
+
+	fixture_picture(&fx, "U F U F | U U F U | F F U F | U F U F", 2);
+	fx.c.batch = 1;
+	fx.discard_in_turn = 2;		/* block 0's second frame: batch 2 */
+	free_before = fx.zone.free_frames;
+	compact_zone(&fx.c, COMPACT_FULL, -1, 0, &st);
+	ck_verify(&fx);
+	ck_assert_uint_eq(p2m_owner(&fx.p2m, 2), PFN_NONE);
+	/* 0, then 2 dropped after its turn; 4, 5 and, with a frame fewer
+	 * in the way, 7 before the scanners meet; the mover never saw 2 */
+	ck_assert_uint_eq(st.moved, 4);
+	ck_assert_uint_eq(st.failed, 0);
+	ck_assert_uint_eq(fx.mover_calls, 4);
+	ck_assert_uint_eq(fx.mover_frames, 4);
+	ck_assert_uint_eq(fx.pace_calls, 3);
+	/* the discarded frame is free, and the destination 2 had went back */
+	ck_assert_uint_eq(fx.zone.free_frames, free_before + 1);
+	fixture_destroy(&fx);
+}
+END_TEST
+
+/* Pinned and unmovable frames stay, with 2-frame pageblocks:
+ *  - block 0: 0 isolated, 1 pinned; the free scanner takes 11 from block 5
+ *    (used up: skip) and resumes at block 4;
+ *  - block 1: 2 isolated; block 4 is one free pageblock-sized block, which
+ *    the free scanner never breaks up, so it takes 6 from block 3;
+ *  - block 2 holds only the unmovable frame: nothing isolated (skip);
+ *  - the scanners meet at block 3. */
 START_TEST(test_picture_pinned_stays)
 {
 	struct fixture fx;
@@ -473,6 +502,7 @@ int main(void)
 
 	tcase_add_test(tc, test_picture_twoscanner);
 	tcase_add_test(tc, test_turn_rechecked);
+	tcase_add_test(tc, test_source_discarded_during_turn);
 	tcase_add_test(tc, test_picture_pinned_stays);
 	tcase_add_test(tc, test_targeted_stops_when_order_free);
 	tcase_add_test(tc, test_suitable);

@@ -63,6 +63,15 @@ static void count_pace(void *arg)
 	struct fixture *fx = arg;
 
 	zone_lock(&fx->zone);
+	if (fx->discard_in_turn) {
+		uint32_t gfn = p2m_owner(&fx->p2m, fx->discard_in_turn), old;
+
+		ck_assert_uint_ne(gfn, PFN_NONE);
+		ck_assert_int_eq(p2m_unmap(&fx->p2m, gfn, &old), 0);
+		zone_free(&fx->zone, old, 0);
+		fx->nr_mapped--;
+		fx->discard_in_turn = 0;
+	}
 	fx->pace_calls++;
 	if (fx->paused_during_turn)
 		fx->paused_during_turn--;

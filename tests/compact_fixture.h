@@ -35,6 +35,8 @@ struct fixture {
 	bool turn_owed;			/* the mover "paused": a turn is due */
 	unsigned int paused_during_turn;	/* turns in which "another run"
 					 * paused: still owed after them */
+	uint32_t discard_in_turn;	/* a pfn whose gfn the guest discards
+					 * during the next turn (0: none) */
 	uint64_t mover_frames;
 	uint64_t refused;
 };
