@@ -131,10 +131,6 @@ static uint64_t turn_pending(struct vm *vm, uint64_t min_run_ns, bool *entering)
 	return until;
 }
 
-/* Why: a guest that only gets the moment between one resume and the next
- * pause can spend every such moment coming back in (a wake-up, KVM_RUN,
- * a fault on a frame just moved) and never get further: batches back to
- * back held one guest write out for up to 216 ms (defrag-bench). */
 bool vm_turn_owed(struct vm *vm, uint64_t min_run_ns)
 {
 	bool entering, owed;
@@ -146,6 +142,10 @@ bool vm_turn_owed(struct vm *vm, uint64_t min_run_ns)
 	return owed;
 }
 
+/* Why: a guest that only gets the moment between one resume and the next
+ * pause can spend every such moment coming back in (a wake-up, KVM_RUN,
+ * a fault on a frame just moved) and never get further: batches back to
+ * back held one guest write out for up to 216 ms (defrag-bench). */
 void vm_yield_to_guest(struct vm *vm, uint64_t min_run_ns)
 {
 	pthread_mutex_lock(&vm->lock);
