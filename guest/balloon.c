@@ -7,7 +7,7 @@ VMD_GUEST_PURPOSE("writes its memory, then discards mb=SIZE of it (free page rep
 int main(void)
 {
 	uint64_t start = vmd_heap_end(), end = vmd_info.mem_bytes;
-	uint64_t bytes = vmd_arg_u64("mb", 0) << 20;
+	uint64_t bytes = vmd_arg_mib("mb", 0) << 20;
 
 	for (uint64_t a = start; a < end; a += VMD_PAGE_SIZE)
 		*(volatile uint64_t *)(uintptr_t)a = a;

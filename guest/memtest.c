@@ -9,7 +9,7 @@ VMD_GUEST_PURPOSE("writes a pattern into every page and verifies it, loops=N rou
 int main(void)
 {
 	uint64_t start = vmd_heap_end(), end = vmd_info.mem_bytes;
-	uint64_t mb = vmd_arg_u64("mb", 0), loops = vmd_arg_u64("loops", 1), bad = 0;
+	uint64_t mb = vmd_arg_mib("mb", 0), loops = vmd_arg_u64("loops", 1), bad = 0;
 
 	if (mb && start + (mb << 20) < end)
 		end = start + (mb << 20);

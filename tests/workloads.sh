@@ -53,6 +53,16 @@ for w in "gups mb=64 updates=2M" "kvstore mb=64 ops=2M"; do
 	run 0 2 "$1" "$2 $3"
 	echo "ok: $1 on 2 vCPUs: score $(report score_x1000) (x1000)"
 done
+# a number that is not one ends the run (exit 2, saying which); a size in
+# MiB takes a unit
+for bad in "mb=64x" "mb=1.5G" "updates=99999999999999999999" "updates=18014398509481984K" "mb="; do
+	run 2 1 gups "$bad mb=64 updates=1M"
+	grep -q "^vmd: argument $bad: not a number" "$out" || fail "gups $bad: $(head -3 "$out")"
+	echo "ok: gups $bad: $(grep '^vmd: argument' "$out")"
+done
+run 0 1 gups "mb=64M updates=1M"
+[ "$(report gups_words)" = 8388608 ] || fail "gups mb=64M: a table of $(report gups_words) words, not 8 Mi"
+echo "ok: gups mb=64M: a 64 MiB table"
 run 0 1 tlbbench "prep=frag-huge mb=32 accesses=1M"
 ranges=$(report prep_back_huge_ranges)
 huge=$(report prep_back_huge_host_huge)

@@ -66,7 +66,12 @@ void vmd_puts(const char *s);
 
 /* Arguments: the --args string as key=value words. */
 const char *vmd_arg(const char *key);		/* NULL when absent */
-uint64_t vmd_arg_u64(const char *key, uint64_t def);	/* K/M/G suffixes */
+/* A number, with K/M/G suffixes; anything else ends the guest (exit 2,
+ * saying which argument). */
+uint64_t vmd_arg_u64(const char *key, uint64_t def);
+/* A size in MiB: a bare number is MiB, a suffixed one its bytes in MiB
+ * (mb=512, mb=512M and mb=1G mean what they say). */
+uint64_t vmd_arg_mib(const char *key, uint64_t def);
 
 /* Time. */
 static inline uint64_t vmd_rdtsc(void)

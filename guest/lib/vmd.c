@@ -178,21 +178,64 @@ const char *vmd_arg(const char *key)
 	return NULL;
 }
 
+/* A number with an optional K, M or G (shift set to 10, 20 or 30, the
+ * number not shifted); any other value ends the guest with exit code 2,
+ * as a bad option: a run must not go on with a value nobody asked for. */
+static uint64_t arg_number(const char *key, const char *v, unsigned int *shift)
+{
+	const char *p = v;
+	uint64_t n = 0;
+	int ok = *p >= '0' && *p <= '9';
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			ok = 0;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	*shift = 0;
+	switch (*p) {
+	case 'K': case 'k': *shift = 10; p++; break;
+	case 'M': case 'm': *shift = 20; p++; break;
+	case 'G': case 'g': *shift = 30; p++; break;
+	}
+	if (!ok || (*p && *p != ' ') || n > UINT64_MAX >> *shift) {
+		char text[48];
+		size_t len = 0;
+
+		while (v[len] && v[len] != ' ' && len < sizeof(text) - 1) {
+			text[len] = v[len];
+			len++;
+		}
+		text[len] = 0;
+		vmd_printf("vmd: argument %s=%s: not a number (digits, then K, M or G)\n", key, text);
+		vmd_exit(2);
+	}
+	return n;
+}
+
 uint64_t vmd_arg_u64(const char *key, uint64_t def)
 {
 	const char *v = vmd_arg(key);
-	uint64_t n = 0;
+	unsigned int shift;
+	uint64_t n;
 
-	if (!v || *v < '0' || *v > '9')
+	if (!v)
 		return def;
-	while (*v >= '0' && *v <= '9')
-		n = n * 10 + (uint64_t)(*v++ - '0');
-	switch (*v) {
-	case 'K': case 'k': n <<= 10; break;
-	case 'M': case 'm': n <<= 20; break;
-	case 'G': case 'g': n <<= 30; break;
-	}
-	return n;
+	n = arg_number(key, v, &shift);
+	return n << shift;
+}
+
+uint64_t vmd_arg_mib(const char *key, uint64_t def)
+{
+	const char *v = vmd_arg(key);
+	unsigned int shift;
+	uint64_t n;
+
+	if (!v)
+		return def;
+	n = arg_number(key, v, &shift);
+	/* a bare number is MiB already; a suffix gives the unit */
+	return shift ? (n << shift) >> 20 : n;
 }
 
 /* ---- console ---- */

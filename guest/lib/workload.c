@@ -62,7 +62,7 @@ uint64_t workload_span(uint64_t def_mb, uint64_t *bytes)
 {
 	uint64_t start;
 
-	*bytes = (vmd_arg_u64("mb", def_mb) << 20) & ~(VMD_HUGE_SIZE - 1);
+	*bytes = (vmd_arg_mib("mb", def_mb) << 20) & ~(VMD_HUGE_SIZE - 1);
 	start = prepare(vmd_arg("prep"), bytes);
 	VMD_ASSERT(*bytes >= VMD_HUGE_SIZE);
 	/* every page present before anything is timed */
