@@ -196,20 +196,36 @@ START_TEST(test_vcpu_in_vmm_not_waited_for)
 }
 END_TEST
 
-struct yielder {
+/* A call that should block, on a thread of its own: tid to watch it
+ * sleep, done once it returned. */
+struct blocking_call {
 	struct vm *vm;
+	void (*call)(struct vm *vm);
+	pthread_t thread;
 	atomic_int tid;
-	atomic_bool returned;
+	atomic_bool done;
 };
 
-static void *yield_thread(void *arg)
+static void *blocking_call_thread(void *arg)
 {
-	struct yielder *y = arg;
+	struct blocking_call *b = arg;
 
-	atomic_store(&y->tid, gettid());
-	vm_yield_to_guest(y->vm, 0);
-	atomic_store(&y->returned, true);
+	atomic_store(&b->tid, gettid());
+	b->call(b->vm);
+	atomic_store(&b->done, true);
 	return NULL;
+}
+
+static void start_blocking(struct blocking_call *b, struct vm *vm, void (*call)(struct vm *vm))
+{
+	b->vm = vm;
+	b->call = call;
+	ck_assert_int_eq(pthread_create(&b->thread, NULL, blocking_call_thread, b), 0);
+}
+
+static void yield_no_min(struct vm *vm)
+{
+	vm_yield_to_guest(vm, 0);
 }
 
 /* The thread's state letter in /proc: 'S' when it sleeps. */
@@ -246,18 +262,17 @@ static void wait_asleep(atomic_int *tid)
 START_TEST(test_pause_ends_the_wait)
 {
 	struct fake_vcpu *f = start_fake();
-	struct yielder y = { .vm = &f->vm };
-	pthread_t t;
+	struct blocking_call y = { 0 };
 
 	atomic_store(&f->gate, true);
 	vm_pause(&f->vm);
 	vm_resume(&f->vm);
-	ck_assert_int_eq(pthread_create(&t, NULL, yield_thread, &y), 0);
+	start_blocking(&y, &f->vm, yield_no_min);
 	wait_asleep(&y.tid);	/* in the wait for the vCPU */
-	ck_assert(!atomic_load(&y.returned));
+	ck_assert(!atomic_load(&y.done));
 	vm_pause(&f->vm);
-	pthread_join(t, NULL);
-	ck_assert(atomic_load(&y.returned));
+	pthread_join(y.thread, NULL);
+	ck_assert(atomic_load(&y.done));
 	atomic_store(&f->gate, false);
 	vm_resume(&f->vm);
 	vm_yield_to_guest(&f->vm, 0);
@@ -266,22 +281,6 @@ START_TEST(test_pause_ends_the_wait)
 }
 END_TEST
 
-struct pauser {
-	struct vm *vm;
-	atomic_int tid;
-	atomic_bool paused;
-};
-
-static void *pause_thread(void *arg)
-{
-	struct pauser *p = arg;
-
-	atomic_store(&p->tid, gettid());
-	vm_pause(p->vm);
-	atomic_store(&p->paused, true);
-	return NULL;
-}
-
 /* A vCPU whose thread runs before vcpu_start() marks it started: a pause
  * then neither kicks it nor is told of it, and waited for as long as the
  * guest ran (a guest that never exits: for ever). Marking it started
@@ -289,17 +288,16 @@ static void *pause_thread(void *arg)
 START_TEST(test_pause_before_started)
 {
 	struct fake_vcpu *f = start_fake();
-	struct pauser p = { .vm = &f->vm };
-	pthread_t t;
+	struct blocking_call p = { 0 };
 
 	pthread_mutex_lock(&f->vm.lock);
 	f->vcpu.started = false;	/* as between pthread_create and the mark */
 	pthread_mutex_unlock(&f->vm.lock);
-	ck_assert_int_eq(pthread_create(&t, NULL, pause_thread, &p), 0);
+	start_blocking(&p, &f->vm, vm_pause);
 	wait_asleep(&p.tid);	/* in vm_pause, for the vCPU to leave */
-	ck_assert(!atomic_load(&p.paused));
+	ck_assert(!atomic_load(&p.done));
 	vcpu_mark_started(&f->vcpu);
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	ck_assert(!in_guest(f));
 	vm_resume(&f->vm);
 	stop_fake(f);

@@ -7,9 +7,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "lib/cmp.h"

@@ -68,7 +68,6 @@ bool vcpu_enter_guest(struct vcpu *vcpu)
 	bool go, owed;
 
 	pthread_mutex_lock(&vm->lock);
-	vcpu->in_vmm = false;
 	while (vm->pause_depth && !vm->stopping)
 		pthread_cond_wait(&vm->resume_cond, &vm->lock);
 	go = !vm->stopping;
@@ -91,9 +90,9 @@ void vcpu_leave_guest(struct vcpu *vcpu, bool exit)
 
 	pthread_mutex_lock(&vm->lock);
 	vcpu->in_guest = false;
-	vcpu->in_vmm = exit;
-	/* it ran, and is ours now: a guest that exits often must not
-	 * restart its turn at each entry */
+	/* it ran, and is ours now: it may wait on a lock the mover holds,
+	 * and a guest that exits often must not restart its turn at each
+	 * entry */
 	if (exit)
 		vcpu->owed_turn = false;
 	last = !--vm->in_guest;
@@ -120,11 +119,9 @@ static uint64_t turn_pending(struct vm *vm, uint64_t min_run_ns, bool *entering)
 				v->owed_turn = false;
 			else if (v->entered_ns + min_run_ns > until)
 				until = v->entered_ns + min_run_ns;
-		} else if (v->in_vmm) {
-			/* it ran, and exited to us; it may now wait on a
-			 * lock the caller holds */
-			v->owed_turn = false;
 		} else {
+			/* kicked, on its way back in (an exit to the VMM
+			 * gave up the turn: vcpu_leave_guest) */
 			*entering = true;
 		}
 	}

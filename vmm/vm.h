@@ -35,8 +35,6 @@ struct vcpu {
 	bool owed_turn;			/* a pause kicked it out of the guest
 					 * (vm->lock): vm_yield_to_guest() lets
 					 * it back */
-	bool in_vmm;			/* handling an exit: may wait on the
-					 * zone lock (vm->lock) */
 	uint64_t entered_ns;		/* when it last entered KVM_RUN (vm->lock) */
 };
 

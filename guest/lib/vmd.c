@@ -178,14 +178,19 @@ const char *vmd_arg(const char *key)
 	return NULL;
 }
 
-/* A number with an optional K, M or G (shift set to 10, 20 or 30, the
- * number not shifted); any other value ends the guest with exit code 2,
- * as a bad option: a run must not go on with a value nobody asked for. */
-static uint64_t arg_number(const char *key, const char *v, unsigned int *shift)
+/* key's value, 0 when absent: a number with an optional K, M or G (*shift
+ * set to 10, 20 or 30, *out not shifted); any other value ends the guest
+ * with exit code 2, as a bad option: a run must not go on with a value
+ * nobody asked for. */
+static int arg_number(const char *key, uint64_t *out, unsigned int *shift)
 {
-	const char *p = v;
+	const char *v = vmd_arg(key), *p = v;
 	uint64_t n = 0;
-	int ok = *p >= '0' && *p <= '9';
+	int ok;
+
+	if (!v)
+		return 0;
+	ok = *p >= '0' && *p <= '9';
 
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (n > (UINT64_MAX - 9) / 10)
@@ -210,30 +215,25 @@ static uint64_t arg_number(const char *key, const char *v, unsigned int *shift)
 		vmd_printf("vmd: argument %s=%s: not a number (digits, then K, M or G)\n", key, text);
 		vmd_exit(2);
 	}
-	return n;
+	*out = n;
+	return 1;
 }
 
 uint64_t vmd_arg_u64(const char *key, uint64_t def)
 {
-	const char *v = vmd_arg(key);
 	unsigned int shift;
 	uint64_t n;
 
-	if (!v)
-		return def;
-	n = arg_number(key, v, &shift);
-	return n << shift;
+	return arg_number(key, &n, &shift) ? n << shift : def;
 }
 
 uint64_t vmd_arg_mib(const char *key, uint64_t def)
 {
-	const char *v = vmd_arg(key);
 	unsigned int shift;
 	uint64_t n;
 
-	if (!v)
+	if (!arg_number(key, &n, &shift))
 		return def;
-	n = arg_number(key, v, &shift);
 	/* a bare number is MiB already; a suffix gives the unit */
 	return shift ? (n << shift) >> 20 : n;
 }
